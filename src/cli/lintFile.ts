@@ -1,0 +1,197 @@
+/**
+ * Lint one file from disk as a stream: memory stays flat whatever the file's
+ * size. Each line is analysed once as it passes; the few lines that need the
+ * whole file's context (another format than the file's, an unusual system
+ * instruction, no format of their own) are read again by offset at the end.
+ */
+import { createReadStream, promises as fs } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { LineAnalysis, analyzeLine } from '../core/analyze';
+import {
+  Diagnostic, FileContext, FileStats, LintSummary, blankLineDiagnostic, bomDiagnostic, contextDiagnostics, crlfDiagnostic, summarize, toDiagnostic,
+} from '../core/document';
+import type { LintOptions } from '../core/options';
+import { FORMAT_ORDER } from '../core/formats';
+
+export interface FileLintResult {
+  readonly file: string;
+  readonly diagnostics: Diagnostic[];
+  readonly summary: LintSummary;
+  readonly context: FileContext;
+}
+
+/** Growable typed array of line facts. */
+class Column<T extends Float64Array | Uint8Array> {
+  length = 0;
+  constructor(private data: T, private readonly make: (n: number) => T) {}
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = this.make(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+  get(i: number): number {
+    return this.data[i] as number;
+  }
+}
+
+const KIND_BLANK = 0, KIND_INVALID = 1, KIND_SAMPLE = 2;
+
+/** What the file's counts learn from a line too large to read. */
+const OVERSIZE: LineAnalysis = {
+  kind: 'invalid', ownFormat: undefined, checkedAs: undefined, diagnostics: [], system: undefined, markerKey: undefined, turns: 0, chars: 0, tokens: 0,
+};
+const NO_FORMAT = 255;
+
+async function readLineAt(handle: fs.FileHandle, offset: number, length: number): Promise<string> {
+  const buf = Buffer.alloc(length);
+  await handle.read(buf, 0, length, offset);
+  let text = buf.toString('utf8');
+  if (text.endsWith('\r')) text = text.slice(0, -1);
+  return text;
+}
+
+export async function lintFile(file: string, options: LintOptions): Promise<FileLintResult> {
+  const stats = new FileStats();
+  const firstWithSystem = new Map<number, number>();
+  const kinds = new Column(new Uint8Array(1024), (n) => new Uint8Array(n));
+  const formats = new Column(new Uint8Array(1024), (n) => new Uint8Array(n));
+  const systems = new Column(new Float64Array(1024), (n) => new Float64Array(n));
+  const offsets = new Column(new Float64Array(1024), (n) => new Float64Array(n));
+  const lengths = new Column(new Float64Array(1024), (n) => new Float64Array(n));
+  const lineDiagnostics: Diagnostic[] = [];
+  let bom = false;
+  let crlfCount = 0;
+  let firstCrlf = -1;
+  let lineNo = 0;
+  let position = 0; // byte offset of the start of the pending line
+
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let oversize = false;
+
+  const finishLine = (bytes: Buffer | undefined, byteLength: number): void => {
+    const line = lineNo++;
+    offsets.push(position);
+    lengths.push(byteLength);
+    position += byteLength + 1;
+    if (bytes === undefined) {
+      const mb = (byteLength / (1024 * 1024)).toFixed(1);
+      const d = toDiagnostic(line, { start: 0, end: 1, code: 'line-too-large', message: `this line is ${mb} MB, over the ${(options.maxLineLength / (1024 * 1024)).toFixed(0)} MB limit for one sample: it was not checked` }, options);
+      if (d) lineDiagnostics.push(d);
+      kinds.push(KIND_INVALID);
+      formats.push(NO_FORMAT);
+      systems.push(NaN);
+      stats.add(OVERSIZE);
+      return;
+    }
+    let start = 0;
+    if (line === 0 && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+      bom = true;
+      start = 3;
+    }
+    let end = bytes.length;
+    if (end > start && bytes[end - 1] === 0x0d) {
+      end--;
+      crlfCount++;
+      if (firstCrlf < 0) firstCrlf = line;
+    }
+    const slice = bytes.subarray(start, end);
+    const text = slice.toString('utf8');
+    if (!isUtf8(slice)) {
+      const bad = text.indexOf('\ufffd');
+      const d = toDiagnostic(line, { start: Math.max(0, bad), end: Math.max(1, bad + 1), code: 'invalid-utf8', message: 'this line holds bytes that are not valid UTF-8 (shown as �): re-encode the file as UTF-8' }, options);
+      if (d) lineDiagnostics.push(d);
+    }
+    const a = analyzeLine(text, options, undefined);
+    stats.add(a);
+    kinds.push(a.kind === 'blank' ? KIND_BLANK : a.kind === 'invalid' ? KIND_INVALID : KIND_SAMPLE);
+    formats.push(a.ownFormat !== undefined ? FORMAT_ORDER.indexOf(a.ownFormat) : NO_FORMAT);
+    systems.push(a.system !== undefined ? a.system.hash : NaN);
+    if (a.system !== undefined && !firstWithSystem.has(a.system.hash)) firstWithSystem.set(a.system.hash, line);
+    // Whether a blank line is the file's last is known only at the end; a line
+    // of no format of its own is checked again with the file's format.
+    if (a.kind === 'blank' || (a.kind === 'sample' && a.ownFormat === undefined)) return;
+    for (const ld of a.diagnostics) {
+      const d = toDiagnostic(line, ld, options);
+      if (d) lineDiagnostics.push(d);
+    }
+  };
+
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, from);
+      const end = nl < 0 ? chunk.length : nl;
+      if (!oversize) {
+        if (pendingBytes + (end - from) > options.maxLineLength) {
+          oversize = true;
+          pending.length = 0;
+        } else if (end > from) {
+          pending.push(chunk.subarray(from, end));
+        }
+      }
+      pendingBytes += end - from;
+      if (nl < 0) break;
+      finishLine(oversize ? undefined : pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending), pendingBytes);
+      pending.length = 0;
+      pendingBytes = 0;
+      oversize = false;
+      from = nl + 1;
+    }
+  }
+  finishLine(oversize ? undefined : Buffer.concat(pending), pendingBytes);
+
+  const ctx = stats.context(options.pinnedFormat);
+  const out: Diagnostic[] = lineDiagnostics;
+  const add = (line: number, d: Parameters<typeof toDiagnostic>[1], related?: Parameters<typeof toDiagnostic>[3]) => {
+    const diag = toDiagnostic(line, d, options, related);
+    if (diag) out.push(diag);
+  };
+  if (bom) add(0, bomDiagnostic());
+  const handle = await fs.open(file, 'r');
+  try {
+    const fileFormatIndex = ctx.format !== undefined ? FORMAT_ORDER.indexOf(ctx.format) : NO_FORMAT;
+    const lastLine = lineNo - 1;
+    for (let i = 0; i < lineNo; i++) {
+      const kind = kinds.get(i);
+      if (kind === KIND_BLANK) {
+        // The empty "line" after the final newline is not a blank line.
+        if (i < lastLine || lengths.get(i) > 0) add(i, blankLineDiagnostic(lengths.get(i)));
+        continue;
+      }
+      if (kind !== KIND_SAMPLE) continue;
+      const fmt = formats.get(i);
+      const sys = systems.get(i);
+      const unknown = fmt === NO_FORMAT;
+      const otherFormat = !unknown && fmt !== fileFormatIndex && fileFormatIndex !== NO_FORMAT;
+      const otherSystem = !Number.isNaN(sys) && ctx.system !== undefined && sys !== ctx.system.hash;
+      if (!unknown && !otherFormat && !otherSystem) continue;
+      const text = await readLineAt(handle, offsets.get(i) + (i === 0 && bom ? 3 : 0), lengths.get(i) - (i === 0 && bom ? 3 : 0));
+      const a = analyzeLine(text, options, ctx.format);
+      if (unknown) for (const ld of a.diagnostics) add(i, ld);
+      for (const ld of contextDiagnostics(a, ctx, () => text)) {
+        const example = ld.code === 'inconsistent-system-instruction' && ctx.system ? firstWithSystem.get(ctx.system.hash) : undefined;
+        add(i, ld, example !== undefined ? [{ line: example, message: 'the system instruction most samples use' }] : undefined);
+      }
+    }
+    if (firstCrlf >= 0) {
+      const len = await lineLength(handle, offsets.get(firstCrlf), lengths.get(firstCrlf) - 1);
+      add(firstCrlf, crlfDiagnostic(len, crlfCount));
+    }
+  } finally {
+    await handle.close();
+  }
+  out.sort((x, y) => x.line - y.line || x.column - y.column);
+  return { file, diagnostics: out, summary: summarize(ctx, stats.samples, out), context: ctx };
+}
+
+/** Length in UTF-16 units of a line known by its byte range (for ranges at a line's end). */
+async function lineLength(handle: fs.FileHandle, offset: number, byteLength: number): Promise<number> {
+  if (byteLength <= 0) return 0;
+  if (byteLength > 1 << 20) return byteLength;
+  return (await readLineAt(handle, offset, byteLength)).length;
+}

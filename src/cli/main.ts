@@ -1,0 +1,184 @@
+/**
+ * sft-studio: the command-line twin of the editor's linter, for CI.
+ *
+ *   sft-studio lint [options] <files or globs...>
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse as parseJsonc, ParseError } from 'jsonc-parser';
+import { glob } from 'tinyglobby';
+import type { Diagnostic } from '../core/document';
+import { FORMAT_IDS, isFormatId } from '../core/formats';
+import { RawSettings, resolveOptions } from '../core/options';
+import { RULE_IDS, SEVERITY_SETTINGS, isRuleId } from '../core/rules';
+import { FileLintResult, lintFile } from './lintFile';
+
+const USAGE = `Usage: sft-studio lint [options] <files or globs...>
+
+Checks JSONL fine-tuning datasets: broken JSON, schema and format conventions,
+roles, empty turns, system instructions, sample length, line endings.
+
+Options:
+  --format text|json        output format (default: text)
+  --summary                 also print each file's format and sample count
+  --target-model NAME       model whose token limit applies (default: gemini-2.5-flash)
+  --rule CODE=SEVERITY      set a rule's severity (error, warning, information, hint, off); repeatable
+  --pin-format FORMAT       check every file as this format (${FORMAT_IDS.join(', ')})
+  --config FILE             read sftStudio.* settings from this JSON file
+                            (default: .vscode/settings.json in the current folder, when present)
+  --no-config               ignore .vscode/settings.json
+  -h, --help                show this help
+
+Exit status: 0 when no error was found, 1 when at least one error was, 2 on bad usage or unreadable input.
+JSON output: an array of {file, line, column, endLine, endColumn, severity, code, message, related?},
+1-based lines and columns; with --summary, {"diagnostics": [...], "files": [{file, format, samples, errors, warnings, infos}]}.`;
+
+export interface JsonDiagnostic {
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  severity: Diagnostic['severity'];
+  code: string;
+  message: string;
+  related?: { file: string; line: number; message: string }[];
+}
+
+export function toJson(file: string, d: Diagnostic): JsonDiagnostic {
+  const out: JsonDiagnostic = {
+    file, line: d.line + 1, column: d.column + 1, endLine: d.endLine + 1, endColumn: d.endColumn + 1, severity: d.severity, code: d.code, message: d.message,
+  };
+  if (d.related && d.related.length > 0) out.related = d.related.map((r) => ({ file: r.file ?? file, line: r.line + 1, message: r.message }));
+  return out;
+}
+
+class UsageError extends Error {}
+
+function readSettingsFile(file: string): RawSettings {
+  const text = readFileSync(file, 'utf8');
+  const errors: ParseError[] = [];
+  const value: unknown = parseJsonc(text, errors, { allowTrailingComma: true });
+  if (errors.length > 0 || typeof value !== 'object' || value === null) throw new UsageError(`${file}: not a valid JSON settings file`);
+  const obj = value as Record<string, unknown>;
+  const nested = typeof obj.sftStudio === 'object' && obj.sftStudio !== null ? (obj.sftStudio as Record<string, unknown>) : {};
+  const pick = (k: keyof RawSettings) => obj[`sftStudio.${k}`] ?? nested[k];
+  return { rules: pick('rules'), formats: pick('formats'), targetModel: pick('targetModel'), tokenLimits: pick('tokenLimits'), maxLineLength: pick('maxLineLength') };
+}
+
+async function expand(patterns: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const p of patterns) {
+    if (existsSync(p) && statSync(p).isFile()) {
+      files.push(p);
+      continue;
+    }
+    const matches = (await glob(p.replace(/\\/g, '/'), { onlyFiles: true, dot: false, expandDirectories: false })).sort();
+    if (matches.length === 0) throw new UsageError(existsSync(p) ? `${p} is a folder: give files or a glob such as "${p}/**/*.jsonl"` : `no file matches ${p}`);
+    files.push(...matches);
+  }
+  return [...new Set(files)];
+}
+
+export async function runLint(argv: string[], write: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      format: { type: 'string', default: 'text' },
+      summary: { type: 'boolean', default: false },
+      'target-model': { type: 'string' },
+      rule: { type: 'string', multiple: true },
+      'pin-format': { type: 'string' },
+      config: { type: 'string' },
+      'no-config': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    write(USAGE + '\n');
+    return 0;
+  }
+  if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format must be text or json, not ${values.format}`);
+  if (positionals.length === 0) throw new UsageError('give at least one file or glob');
+  let settings: RawSettings = {};
+  if (values.config !== undefined) settings = readSettingsFile(values.config);
+  else if (!values['no-config'] && existsSync(path.join('.vscode', 'settings.json'))) settings = readSettingsFile(path.join('.vscode', 'settings.json'));
+  const rules: Record<string, string> = { ...((settings.rules as Record<string, string> | undefined) ?? {}) };
+  for (const r of values.rule ?? []) {
+    const [id, sev] = r.split('=');
+    if (id === undefined || sev === undefined || !isRuleId(id)) throw new UsageError(`--rule ${r}: expected CODE=SEVERITY with CODE one of ${RULE_IDS.join(', ')}`);
+    if (!(SEVERITY_SETTINGS as readonly string[]).includes(sev)) throw new UsageError(`--rule ${r}: severity must be one of ${SEVERITY_SETTINGS.join(', ')}`);
+    rules[id] = sev;
+  }
+  const pin = values['pin-format'];
+  if (pin !== undefined && !isFormatId(pin)) throw new UsageError(`--pin-format must be one of ${FORMAT_IDS.join(', ')}`);
+  settings = { ...settings, rules, ...(values['target-model'] !== undefined ? { targetModel: values['target-model'] } : {}) };
+  const files = await expand(positionals);
+  const results: FileLintResult[] = [];
+  let errors = 0;
+  for (const file of files) {
+    const { options, problems } = resolveOptions(settings, path.resolve(file));
+    for (const p of problems) process.stderr.write(`sft-studio: setting ${p.setting}: ${p.message}\n`);
+    const result = await lintFile(file, pin !== undefined ? { ...options, pinnedFormat: pin } : options);
+    errors += result.summary.errors;
+    results.push(result);
+    if (values.format === 'text') {
+      for (const d of result.diagnostics) write(`${file}:${d.line + 1}:${d.column + 1} ${d.severity} ${d.code} ${d.message}\n`);
+    }
+  }
+  if (values.format === 'text') {
+    if (values.summary) {
+      for (const r of results) {
+        const s = r.summary;
+        write(`${r.file}: ${s.formatLabel}${s.format ? ` (${s.format}${s.formatSource === 'pinned' ? ', pinned' : ''})` : ''}, ${s.samples} samples, ${s.errors} errors, ${s.warnings} warnings, ${s.infos} infos\n`);
+      }
+    }
+  } else {
+    const diagnostics = results.flatMap((r) => r.diagnostics.map((d) => toJson(r.file, d)));
+    const out = values.summary
+      ? { diagnostics, files: results.map((r) => ({ file: r.file, format: r.summary.format ?? null, samples: r.summary.samples, errors: r.summary.errors, warnings: r.summary.warnings, infos: r.summary.infos })) }
+      : diagnostics;
+    write(JSON.stringify(out, null, 2) + '\n');
+  }
+  return errors > 0 ? 1 : 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const write = (s: string) => {
+    process.stdout.write(s);
+  };
+  try {
+    if (command === 'lint') return await runLint(rest, write);
+    if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+      write(USAGE + '\n');
+      return command === undefined ? 2 : 0;
+    }
+    throw new UsageError(`unknown command "${command}" (available: lint)`);
+  } catch (err) {
+    if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`sft-studio: ${err.message}\n`);
+      return 2;
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EISDIR') {
+      process.stderr.write(`sft-studio: ${e.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`sft-studio: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

@@ -1,0 +1,327 @@
+/**
+ * A dataset file as lines, linted incrementally: an edit re-analyses only the
+ * lines it touched; file-level facts (the file's format, the usual system
+ * instruction) are kept as running counts, so a re-lint after a keystroke costs
+ * one line's analysis plus one pass over cached results.
+ */
+import { LineAnalysis, LineDiagnostic, analyzeLine } from './analyze';
+import { FORMATS, FORMAT_ORDER, FormatId } from './formats';
+import { Locator } from './locate';
+import { LintOptions, effectiveSeverity } from './options';
+import type { RuleId, Severity } from './rules';
+
+export interface RelatedLine {
+  /** 0-based line in the same file unless `file` is given. */
+  readonly line: number;
+  readonly message: string;
+  readonly file?: string;
+}
+
+/** A diagnostic with 0-based lines and UTF-16 columns, end exclusive. */
+export interface Diagnostic {
+  readonly line: number;
+  readonly column: number;
+  readonly endLine: number;
+  readonly endColumn: number;
+  readonly severity: Severity;
+  readonly code: RuleId;
+  readonly message: string;
+  readonly related?: readonly RelatedLine[];
+}
+
+export type FormatSource = 'pinned' | 'detected' | 'none';
+
+export interface FileContext {
+  readonly format: FormatId | undefined;
+  readonly source: FormatSource;
+  readonly formatCounts: Readonly<Record<FormatId, number>>;
+  /** The system instruction most samples share, when there is a clear one. */
+  readonly system: { readonly hash: number; readonly count: number; readonly withSystem: number; readonly preview: string } | undefined;
+}
+
+export interface LintSummary {
+  readonly format: FormatId | undefined;
+  readonly formatLabel: string;
+  readonly formatSource: FormatSource;
+  readonly samples: number;
+  readonly errors: number;
+  readonly warnings: number;
+  readonly infos: number;
+}
+
+/** Running counts over a file's lines; add and remove keep them exact under edits. */
+export class FileStats {
+  readonly formatCounts = new Map<FormatId, number>();
+  readonly systems = new Map<number, { count: number; preview: string }>();
+  withSystem = 0;
+  samples = 0;
+
+  add(a: LineAnalysis): void {
+    this.update(a, 1);
+  }
+
+  remove(a: LineAnalysis): void {
+    this.update(a, -1);
+  }
+
+  private update(a: LineAnalysis, d: 1 | -1): void {
+    if (a.kind === 'blank') return;
+    this.samples += d;
+    if (a.ownFormat !== undefined) this.formatCounts.set(a.ownFormat, (this.formatCounts.get(a.ownFormat) ?? 0) + d);
+    if (a.system !== undefined) {
+      this.withSystem += d;
+      const s = this.systems.get(a.system.hash);
+      if (s === undefined) this.systems.set(a.system.hash, { count: 1, preview: a.system.preview });
+      else if (s.count + d === 0) this.systems.delete(a.system.hash);
+      else s.count += d;
+    }
+  }
+
+  context(pinned: FormatId | undefined): FileContext {
+    const formatCounts = Object.fromEntries(FORMAT_ORDER.map((f) => [f, this.formatCounts.get(f) ?? 0])) as Record<FormatId, number>;
+    let format: FormatId | undefined = pinned;
+    let source: FormatSource = pinned !== undefined ? 'pinned' : 'none';
+    if (format === undefined) {
+      let best = 0;
+      for (const f of FORMAT_ORDER) {
+        if (formatCounts[f] > best) {
+          best = formatCounts[f];
+          format = f;
+          source = 'detected';
+        }
+      }
+    }
+    let system: FileContext['system'];
+    if (this.withSystem >= 3) {
+      for (const [hash, s] of this.systems) {
+        if (s.count * 2 > this.withSystem && s.count >= 2) system = { hash, count: s.count, withSystem: this.withSystem, preview: s.preview };
+      }
+    }
+    return { format, source, formatCounts, system };
+  }
+}
+
+const pct = (n: number, of: number) => `${Math.round((100 * n) / Math.max(1, of))} %`;
+
+/**
+ * Diagnostics a line gets from the file around it: another format than the
+ * file's, a system instruction unlike the usual one. `text` is needed only
+ * to place them, so a streaming caller may pass a getter.
+ */
+export function contextDiagnostics(a: LineAnalysis, ctx: FileContext, text: () => string): LineDiagnostic[] {
+  if (a.kind !== 'sample') return [];
+  const out: LineDiagnostic[] = [];
+  let loc: Locator | undefined;
+  const locator = () => (loc ??= new Locator(text().replace(/^\uFEFF/, ' ')));
+  if (a.ownFormat !== undefined && ctx.format !== undefined && a.ownFormat !== ctx.format) {
+    const span = a.markerKey !== undefined ? locator().key([a.markerKey]) : locator().firstKey();
+    const why = ctx.source === 'pinned'
+      ? 'pinned for this file in the sftStudio.formats setting'
+      : `detected from ${ctx.formatCounts[ctx.format]} of ${Object.values(ctx.formatCounts).reduce((x, y) => x + y, 0)} samples`;
+    out.push({ ...span, code: 'mixed-format', message: `this sample is ${FORMATS[a.ownFormat].label}, but the file is ${FORMATS[ctx.format].label} (${why})` });
+  }
+  if (a.system !== undefined && ctx.system !== undefined && a.system.hash !== ctx.system.hash) {
+    out.push({
+      ...locator().value(a.system.path), code: 'inconsistent-system-instruction',
+      message: `this system instruction differs from the one ${ctx.system.count} of ${ctx.system.withSystem} samples (${pct(ctx.system.count, ctx.system.withSystem)}) use: "${ctx.system.preview}"`,
+    });
+  }
+  return out;
+}
+
+export function toDiagnostic(line: number, d: LineDiagnostic, options: LintOptions, related?: readonly RelatedLine[]): Diagnostic | undefined {
+  const severity = effectiveSeverity(options, d.code);
+  if (severity === undefined) return undefined;
+  return related === undefined
+    ? { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message }
+    : { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message, related };
+}
+
+export function bomDiagnostic(): LineDiagnostic {
+  return { start: 0, end: 1, code: 'bom', message: 'the file starts with a UTF-8 byte-order mark (BOM), which some loaders read as part of the first key: save it as UTF-8 without BOM' };
+}
+
+export function crlfDiagnostic(textLength: number, count: number): LineDiagnostic {
+  return { start: Math.max(0, textLength - 1), end: textLength, code: 'crlf', message: `${count} line${count === 1 ? '' : 's'} end${count === 1 ? 's' : ''} with CRLF (Windows line endings); most tools expect LF` };
+}
+
+export function blankLineDiagnostic(textLength: number): LineDiagnostic {
+  return { start: 0, end: textLength, code: 'blank-line', message: 'blank line between samples: many loaders fail on it or read it as an empty sample' };
+}
+
+export function countSeverities(diagnostics: readonly Diagnostic[]): { errors: number; warnings: number; infos: number } {
+  let errors = 0, warnings = 0, infos = 0;
+  for (const d of diagnostics) {
+    if (d.severity === 'error') errors++;
+    else if (d.severity === 'warning') warnings++;
+    else infos++;
+  }
+  return { errors, warnings, infos };
+}
+
+export function summarize(ctx: FileContext, samples: number, diagnostics: readonly Diagnostic[]): LintSummary {
+  return {
+    format: ctx.format,
+    formatLabel: ctx.format !== undefined ? FORMATS[ctx.format].label : 'unknown format',
+    formatSource: ctx.source,
+    samples,
+    ...countSeverities(diagnostics),
+  };
+}
+
+export interface LintResult {
+  readonly diagnostics: Diagnostic[];
+  readonly summary: LintSummary;
+  readonly context: FileContext;
+}
+
+/** A position edit as LSP sends it: 0-based line and UTF-16 character. */
+export interface TextEdit {
+  readonly startLine: number;
+  readonly startCharacter: number;
+  readonly endLine: number;
+  readonly endCharacter: number;
+  readonly text: string;
+}
+
+/**
+ * The editor's model of one dataset. Lines are kept with a trailing '\r' when
+ * they end in CRLF, so positions inside a line are those the editor uses.
+ */
+export class DatasetDocument {
+  private lines: string[];
+  private results: (LineAnalysis | undefined)[];
+  private readonly stats = new FileStats();
+  private fileFormat: FormatId | undefined;
+  private crlfCount = 0;
+
+  constructor(text: string, private options: LintOptions, private bom = false) {
+    if (text.charCodeAt(0) === 0xfeff) {
+      this.bom = true;
+    }
+    this.lines = text.split('\n');
+    this.results = new Array<LineAnalysis | undefined>(this.lines.length).fill(undefined);
+    for (const l of this.lines) if (l.endsWith('\r')) this.crlfCount++;
+  }
+
+  get lineCount(): number {
+    return this.lines.length;
+  }
+
+  lineText(line: number): string {
+    const t = this.lines[line] ?? '';
+    return t.endsWith('\r') ? t.slice(0, -1) : t;
+  }
+
+  setOptions(options: LintOptions): void {
+    this.options = options;
+    for (let i = 0; i < this.results.length; i++) {
+      const r = this.results[i];
+      if (r !== undefined) this.stats.remove(r);
+      this.results[i] = undefined;
+    }
+  }
+
+  setBom(bom: boolean): void {
+    this.bom = bom;
+  }
+
+  /** Apply one LSP content change. Only the touched lines are re-analysed on the next lint. */
+  applyEdit(e: TextEdit): void {
+    const first = this.lines[e.startLine] ?? '';
+    const last = this.lines[e.endLine] ?? '';
+    const replaced = (first.slice(0, e.startCharacter) + e.text + last.slice(e.endCharacter)).split('\n');
+    const count = e.endLine - e.startLine + 1;
+    for (let i = e.startLine; i <= e.endLine && i < this.lines.length; i++) {
+      const r = this.results[i];
+      if (r !== undefined) this.stats.remove(r);
+      if ((this.lines[i] as string).endsWith('\r')) this.crlfCount--;
+    }
+    for (const l of replaced) if (l.endsWith('\r')) this.crlfCount++;
+    const fresh = new Array<LineAnalysis | undefined>(replaced.length).fill(undefined);
+    if (replaced.length < 50_000) {
+      this.lines.splice(e.startLine, count, ...replaced);
+      this.results.splice(e.startLine, count, ...fresh);
+    } else {
+      this.lines = this.lines.slice(0, e.startLine).concat(replaced, this.lines.slice(e.startLine + count));
+      this.results = this.results.slice(0, e.startLine).concat(fresh, this.results.slice(e.startLine + count));
+    }
+  }
+
+  /** Replace the whole text (a full sync, or a file reloaded from disk). */
+  setText(text: string): void {
+    this.applyEdit({ startLine: 0, startCharacter: 0, endLine: this.lines.length - 1, endCharacter: (this.lines[this.lines.length - 1] ?? '').length, text });
+  }
+
+  private analyze(i: number): LineAnalysis {
+    const a = analyzeLine(this.lineText(i), this.options, this.fileFormat);
+    this.results[i] = a;
+    this.stats.add(a);
+    return a;
+  }
+
+  /** The analysis of one line (cached). */
+  analysis(line: number): LineAnalysis {
+    return this.results[line] ?? this.analyze(line);
+  }
+
+  context(): FileContext {
+    return this.stats.context(this.options.pinnedFormat);
+  }
+
+  lint(): LintResult {
+    const n = this.lines.length;
+    for (let i = 0; i < n; i++) if (this.results[i] === undefined) this.analyze(i);
+    const ctx = this.stats.context(this.options.pinnedFormat);
+    if (ctx.format !== this.fileFormat) {
+      this.fileFormat = ctx.format;
+      // Lines that name no format of their own were checked as the old file format.
+      for (let i = 0; i < n; i++) {
+        const r = this.results[i] as LineAnalysis;
+        if (r.kind === 'sample' && r.ownFormat === undefined && r.checkedAs !== ctx.format) {
+          this.stats.remove(r);
+          this.analyze(i);
+        }
+      }
+    }
+    const options = this.options;
+    const out: Diagnostic[] = [];
+    const push = (line: number, d: LineDiagnostic) => {
+      const diag = toDiagnostic(line, d, options);
+      if (diag !== undefined) out.push(diag);
+    };
+    if (this.bom) push(0, bomDiagnostic());
+    let firstCrlf = this.crlfCount > 0;
+    const lastLine = n - 1;
+    for (let i = 0; i < n; i++) {
+      const r = this.results[i] as LineAnalysis;
+      if (firstCrlf && (this.lines[i] as string).endsWith('\r')) {
+        push(i, crlfDiagnostic(this.lineText(i).length, this.crlfCount));
+        firstCrlf = false;
+      }
+      if (r.kind === 'blank') {
+        const len = this.lineText(i).length;
+        if (i < lastLine || len > 0) push(i, blankLineDiagnostic(len));
+        continue;
+      }
+      for (const d of r.diagnostics) push(i, d);
+      if (r.kind === 'sample' && (r.ownFormat !== ctx.format || (r.system !== undefined && ctx.system !== undefined && r.system.hash !== ctx.system.hash))) {
+        for (const d of contextDiagnostics(r, ctx, () => this.lineText(i))) {
+          if (d.code === 'inconsistent-system-instruction' && ctx.system !== undefined) {
+            const example = this.firstLineWithSystem(ctx.system.hash);
+            const diag = toDiagnostic(i, d, options, example !== undefined ? [{ line: example, message: 'the system instruction most samples use' }] : undefined);
+            if (diag !== undefined) out.push(diag);
+          } else {
+            push(i, d);
+          }
+        }
+      }
+    }
+    return { diagnostics: out, summary: summarize(ctx, this.stats.samples, out), context: ctx };
+  }
+
+  private firstLineWithSystem(hash: number): number | undefined {
+    for (let i = 0; i < this.results.length; i++) if (this.results[i]?.system?.hash === hash) return i;
+    return undefined;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The one registry of lint rules. The server, the CLI, the settings schema in
+ * package.json (checked by a unit test) and docs/rules.md all read from here.
+ */
+
+export type Severity = 'error' | 'warning' | 'information' | 'hint';
+export type SeveritySetting = Severity | 'off';
+
+export interface RuleInfo {
+  /** Stable code shown in the Problems panel and the CLI. Never rename. */
+  readonly id: string;
+  readonly defaultSeverity: Severity;
+  /** One line: what the rule checks, in the user's words. */
+  readonly title: string;
+}
+
+const defineRules = <const T extends Record<string, Omit<RuleInfo, 'id'>>>(rules: T) => {
+  const out = {} as { [K in keyof T]: RuleInfo & { id: K } };
+  for (const id of Object.keys(rules) as (keyof T & string)[]) {
+    out[id] = { id, ...rules[id] } as RuleInfo & { id: typeof id };
+  }
+  return out;
+};
+
+export const RULES = defineRules({
+  'invalid-json': { defaultSeverity: 'error', title: 'The line is not valid JSON.' },
+  'not-an-object': { defaultSeverity: 'error', title: 'The line is valid JSON but not an object, so it cannot be a sample.' },
+  'line-too-large': { defaultSeverity: 'error', title: 'The line is too large to be checked (over the size limit for one line).' },
+  'unknown-format': { defaultSeverity: 'error', title: 'The sample matches none of the supported dataset formats.' },
+  'mixed-format': { defaultSeverity: 'warning', title: 'The sample is in another format than the rest of the file (or than the format pinned in settings).' },
+  'schema': { defaultSeverity: 'error', title: "The sample does not follow its format's JSON Schema (a missing key, a wrong type)." },
+  'invalid-role': { defaultSeverity: 'error', title: "A turn's role is not one the format knows (e.g. `assistant` in a Vertex AI file)." },
+  'role-order': { defaultSeverity: 'error', title: "Turns are out of order: a sample starts with the user, alternates, and ends with the model's turn." },
+  'empty-turn': { defaultSeverity: 'error', title: 'A turn is empty or only whitespace.' },
+  'system-turn': { defaultSeverity: 'error', title: 'A system instruction is in the wrong place (a `system` turn in Vertex AI `contents`, or a system message after the first).' },
+  'inconsistent-system-instruction': { defaultSeverity: 'information', title: 'The system instruction differs from the one most samples of the file use.' },
+  'too-long': { defaultSeverity: 'warning', title: "The sample's estimated token count is over the target model's limit for one training example." },
+  'bom': { defaultSeverity: 'warning', title: 'The file starts with a UTF-8 byte-order mark, which some loaders read as part of the first key.' },
+  'crlf': { defaultSeverity: 'information', title: 'Lines end with CRLF (Windows) instead of LF.' },
+  'blank-line': { defaultSeverity: 'warning', title: 'A blank line between samples; many loaders fail on it.' },
+  'invalid-utf8': { defaultSeverity: 'error', title: 'The line holds bytes that are not valid UTF-8.' },
+});
+
+export type RuleId = keyof typeof RULES;
+
+export const RULE_IDS = Object.keys(RULES) as RuleId[];
+
+export function isRuleId(value: string): value is RuleId {
+  return Object.prototype.hasOwnProperty.call(RULES, value);
+}
+
+export const SEVERITY_SETTINGS: readonly SeveritySetting[] = ['error', 'warning', 'information', 'hint', 'off'];
+
+/** Anchor of the rule's section in docs/rules.md (GitHub-style slug of the heading `` `id` ``). */
+export function ruleAnchor(id: RuleId): string {
+  return id.replace(/[^a-z0-9-]/g, '');
+}

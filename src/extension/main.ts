@@ -1,0 +1,91 @@
+/**
+ * SFT Studio's extension host side: starts the language server, shows the
+ * dataset's status, and registers the commands. Linting itself runs in the
+ * server process, so the editor never waits on it.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { FORMATS, FORMAT_IDS, FormatId } from '../core/formats';
+import { DatasetSummaryNotification, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
+import { DatasetStatusBar } from './statusBar';
+
+/** Owns every disposable of the extension, so deactivation leaves nothing behind. */
+class Context implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  client: LanguageClient | undefined;
+
+  constructor(readonly extension: vscode.ExtensionContext) {}
+
+  push<T extends vscode.Disposable>(d: T): T {
+    this.disposables.push(d);
+    return d;
+  }
+
+  dispose(): void {
+    for (const d of this.disposables.splice(0).reverse()) d.dispose();
+  }
+}
+
+let ctx: Context | undefined;
+
+async function startClient(c: Context, status: DatasetStatusBar): Promise<LanguageClient> {
+  const module = c.extension.asAbsolutePath(path.join('dist', 'server.js'));
+  const serverOptions: ServerOptions = {
+    run: { module, transport: TransportKind.ipc },
+    debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6012'] } },
+  };
+  const initializationOptions: ServerInitializationOptions = {
+    rulesDocUri: vscode.Uri.joinPath(c.extension.extensionUri, 'docs', 'rules.md').toString(),
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ language: LANGUAGE_ID }],
+    initializationOptions,
+    synchronize: { configurationSection: SETTINGS_SECTION },
+    diagnosticCollectionName: 'sft-studio',
+  };
+  const client = new LanguageClient('sftStudio', 'SFT Studio', serverOptions, clientOptions);
+  c.push(client.onNotification(DatasetSummaryNotification, (summary) => status.update(summary)));
+  await client.start();
+  return client;
+}
+
+async function pinFormat(): Promise<void> {
+  const doc = vscode.window.activeTextEditor?.document;
+  if (doc === undefined || doc.languageId !== LANGUAGE_ID) {
+    void vscode.window.showInformationMessage('Open a JSONL dataset to pin its format.');
+    return;
+  }
+  type Item = vscode.QuickPickItem & { format: FormatId | undefined };
+  const items: Item[] = [
+    { label: 'Detect from the samples', description: 'remove the pin', format: undefined },
+    ...FORMAT_IDS.map((f): Item => ({ label: FORMATS[f].label, description: f, format: f })),
+  ];
+  const pick = await vscode.window.showQuickPick(items, { title: 'SFT Studio: format of this dataset', placeHolder: vscode.workspace.asRelativePath(doc.uri) });
+  if (pick === undefined) return;
+  const config = vscode.workspace.getConfiguration(SETTINGS_SECTION, doc.uri);
+  const formats = { ...(config.get<Record<string, string>>('formats') ?? {}) };
+  const glob = vscode.workspace.asRelativePath(doc.uri, false);
+  if (pick.format === undefined) delete formats[glob];
+  else formats[glob] = pick.format;
+  const target = vscode.workspace.getWorkspaceFolder(doc.uri) ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await config.update('formats', formats, target);
+}
+
+export async function activate(extension: vscode.ExtensionContext): Promise<void> {
+  const c = new Context(extension);
+  ctx = c;
+  extension.subscriptions.push(c);
+  const status = c.push(new DatasetStatusBar());
+  c.push(vscode.commands.registerCommand('sftStudio.pinFormat', pinFormat));
+  c.push(vscode.commands.registerCommand('sftStudio.restartServer', async () => {
+    await c.client?.restart();
+  }));
+  c.client = await startClient(c, status);
+}
+
+export async function deactivate(): Promise<void> {
+  const client = ctx?.client;
+  ctx = undefined;
+  if (client !== undefined) await client.stop();
+}

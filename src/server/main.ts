@@ -1,0 +1,198 @@
+/**
+ * The SFT Studio language server: keeps a DatasetDocument per open dataset,
+ * applies incremental edits, and publishes diagnostics, hovers and summaries.
+ */
+import { promises as fs } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  Diagnostic as LspDiagnostic,
+  DiagnosticSeverity,
+  DidChangeConfigurationNotification,
+  InitializeParams,
+  InitializeResult,
+  MarkupKind,
+  ProposedFeatures,
+  TextDocumentSyncKind,
+  createConnection,
+} from 'vscode-languageserver/node';
+import { DatasetDocument, Diagnostic, LintResult } from '../core/document';
+import { LintOptions, RawSettings, resolveOptions } from '../core/options';
+import { ruleAnchor } from '../core/rules';
+import { DatasetSummaryNotification, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
+import { hoverMarkdown } from './hover';
+
+const connection = createConnection(ProposedFeatures.all);
+
+interface OpenDataset {
+  readonly uri: string;
+  version: number;
+  doc: DatasetDocument;
+  options: LintOptions;
+  last: LintResult | undefined;
+  scheduled: boolean;
+}
+
+const datasets = new Map<string, OpenDataset>();
+let rulesDocUri = '';
+let canPullConfiguration = false;
+
+const SEVERITY: Record<Diagnostic['severity'], DiagnosticSeverity> = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
+  hint: DiagnosticSeverity.Hint,
+};
+
+export function toLsp(uri: string, d: Diagnostic): LspDiagnostic {
+  const out: LspDiagnostic = {
+    range: { start: { line: d.line, character: d.column }, end: { line: d.endLine, character: d.endColumn } },
+    severity: SEVERITY[d.severity],
+    code: d.code,
+    source: 'sft-studio',
+    message: d.message,
+  };
+  if (rulesDocUri) out.codeDescription = { href: `${rulesDocUri}#${ruleAnchor(d.code)}` };
+  if (d.related) {
+    out.relatedInformation = d.related.map((r) => ({
+      location: { uri: r.file ?? uri, range: { start: { line: r.line, character: 0 }, end: { line: r.line, character: 0 } } },
+      message: r.message,
+    }));
+  }
+  return out;
+}
+
+async function settingsFor(uri: string): Promise<RawSettings> {
+  if (!canPullConfiguration) return {};
+  const value: unknown = await connection.workspace.getConfiguration({ scopeUri: uri, section: SETTINGS_SECTION });
+  return typeof value === 'object' && value !== null ? (value as RawSettings) : {};
+}
+
+function pathOf(uri: string): string {
+  try {
+    return uri.startsWith('file:') ? fileURLToPath(uri) : decodeURIComponent(new URL(uri).pathname);
+  } catch {
+    return uri;
+  }
+}
+
+async function optionsFor(uri: string): Promise<LintOptions> {
+  const { options, problems } = resolveOptions(await settingsFor(uri), pathOf(uri));
+  for (const p of problems) connection.console.warn(`setting sftStudio.${p.setting}: ${p.message}`);
+  return options;
+}
+
+/** VS Code strips a UTF-8 BOM before the text reaches us; read it from disk. */
+async function fileHasBom(uri: string): Promise<boolean> {
+  if (!uri.startsWith('file:')) return false;
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(fileURLToPath(uri), 'r');
+    const buf = Buffer.alloc(3);
+    const { bytesRead } = await handle.read(buf, 0, 3, 0);
+    return bytesRead === 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+  } catch {
+    return false;
+  } finally {
+    await handle?.close();
+  }
+}
+
+function lintNow(ds: OpenDataset): void {
+  ds.scheduled = false;
+  const result = ds.doc.lint();
+  ds.last = result;
+  void connection.sendDiagnostics({ uri: ds.uri, version: ds.version, diagnostics: result.diagnostics.map((d) => toLsp(ds.uri, d)) });
+  const s = result.summary;
+  void connection.sendNotification(DatasetSummaryNotification, {
+    uri: ds.uri, version: ds.version, format: s.format ?? null, formatLabel: s.formatLabel, formatSource: s.formatSource,
+    samples: s.samples, errors: s.errors, warnings: s.warnings, infos: s.infos,
+  });
+}
+
+/** Lint on the next turn of the event loop, so a burst of changes is linted once. */
+function schedule(ds: OpenDataset): void {
+  if (ds.scheduled) return;
+  ds.scheduled = true;
+  setImmediate(() => {
+    if (datasets.get(ds.uri) === ds && ds.scheduled) lintNow(ds);
+  });
+}
+
+connection.onInitialize((params: InitializeParams): InitializeResult => {
+  const init = params.initializationOptions as Partial<ServerInitializationOptions> | undefined;
+  rulesDocUri = init?.rulesDocUri ?? '';
+  canPullConfiguration = params.capabilities.workspace?.configuration === true;
+  return {
+    capabilities: {
+      textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+      hoverProvider: true,
+    },
+    serverInfo: { name: 'sft-studio' },
+  };
+});
+
+connection.onInitialized(() => {
+  if (canPullConfiguration) void connection.client.register(DidChangeConfigurationNotification.type, { section: SETTINGS_SECTION });
+});
+
+connection.onDidOpenTextDocument(async ({ textDocument }) => {
+  if (textDocument.languageId !== LANGUAGE_ID) return;
+  const [options, bom] = await Promise.all([optionsFor(textDocument.uri), fileHasBom(textDocument.uri)]);
+  const ds: OpenDataset = {
+    uri: textDocument.uri, version: textDocument.version, doc: new DatasetDocument(textDocument.text, options, bom),
+    options, last: undefined, scheduled: false,
+  };
+  datasets.set(ds.uri, ds);
+  schedule(ds);
+});
+
+connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
+  const ds = datasets.get(textDocument.uri);
+  if (!ds) return;
+  for (const change of contentChanges) {
+    if ('range' in change) {
+      ds.doc.applyEdit({
+        startLine: change.range.start.line, startCharacter: change.range.start.character,
+        endLine: change.range.end.line, endCharacter: change.range.end.character, text: change.text,
+      });
+    } else {
+      ds.doc.setText(change.text);
+    }
+  }
+  ds.version = textDocument.version;
+  schedule(ds);
+});
+
+connection.onDidSaveTextDocument(async ({ textDocument }) => {
+  const ds = datasets.get(textDocument.uri);
+  if (!ds) return;
+  ds.doc.setBom(await fileHasBom(textDocument.uri));
+  schedule(ds);
+});
+
+connection.onDidCloseTextDocument(({ textDocument }) => {
+  if (!datasets.delete(textDocument.uri)) return;
+  void connection.sendDiagnostics({ uri: textDocument.uri, diagnostics: [] });
+});
+
+connection.onDidChangeConfiguration(async () => {
+  for (const ds of datasets.values()) {
+    ds.options = await optionsFor(ds.uri);
+    ds.doc.setOptions(ds.options);
+    schedule(ds);
+  }
+});
+
+connection.onHover(({ textDocument, position }) => {
+  const ds = datasets.get(textDocument.uri);
+  if (!ds || position.line >= ds.doc.lineCount) return null;
+  if (ds.scheduled) lintNow(ds);
+  const value = hoverMarkdown(ds.doc, position.line, ds.options, ds.last?.diagnostics ?? []);
+  if (value === undefined) return null;
+  return {
+    contents: { kind: MarkupKind.Markdown, value },
+    range: { start: { line: position.line, character: 0 }, end: { line: position.line, character: ds.doc.lineText(position.line).length } },
+  };
+});
+
+connection.listen();
