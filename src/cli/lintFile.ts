@@ -179,7 +179,8 @@ export async function lintFile(file: string, options: LintOptions): Promise<File
       }
     }
     if (firstCrlf >= 0) {
-      const len = await lineLength(handle, offsets.get(firstCrlf), lengths.get(firstCrlf) - 1);
+      const skip = firstCrlf === 0 && bom ? 3 : 0;
+      const len = await lineLength(handle, offsets.get(firstCrlf) + skip, lengths.get(firstCrlf) - 1 - skip);
       add(firstCrlf, crlfDiagnostic(len, crlfCount));
     }
   } finally {

@@ -52,7 +52,8 @@ export function describeSyntaxError(text: string, v8Message: string): JsonSyntax
     if (first.offset >= text.trimEnd().length) message = 'the line ends before the sample is complete (a missing `}` or `]`, or a sample split over several lines?)';
     else if (first === trailingComma && /,\s*$/.test(text.slice(0, first.offset))) message = 'trailing comma: remove it';
     else if (first.error === ParseErrorCode.InvalidSymbol && text[first.offset] === "'") message = 'strings and keys need double quotes, not single quotes';
-    else if (first.error === ParseErrorCode.PropertyNameExpected && /[A-Za-z_$]/.test(text[first.offset] ?? '')) message = 'keys need double quotes';
+    else if (/^[A-Za-z_$][\w$]*\s*:/.test(text.slice(first.offset))) message = 'keys need double quotes';
+    else if (first.error === ParseErrorCode.InvalidSymbol && /^(True|False|None|NaN|Infinity|undefined)\b/.test(text.slice(first.offset))) message = `"${text.slice(first.offset, first.offset + first.length)}" is not JSON: use true, false or null`;
     const start = Math.min(first.offset, Math.max(0, text.length - 1));
     const end = Math.min(text.length, start + Math.max(1, first.length));
     return { start, end: Math.max(end, start + (text.length > 0 ? 1 : 0)), message: `invalid JSON: ${message}` };

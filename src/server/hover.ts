@@ -26,7 +26,7 @@ export function hoverMarkdown(doc: DatasetDocument, line: number, options: LintO
   const parsed = analysis.kind === 'sample' ? turnsOfLine(text, ctx.format) : undefined;
   if (parsed !== undefined) {
     const label = FORMATS[parsed.format].label;
-    const limit = Number.isFinite(options.tokenLimit) ? ` of ${fmt(options.tokenLimit)} for ${escapeMarkdown(options.targetModel)}` : '';
+    const limit = Number.isFinite(options.tokenLimit) ? `; limit ${fmt(options.tokenLimit)} for \`${options.targetModel.replace(/`/g, '')}\`` : '';
     parts.push(`**Sample ${fmt(line + 1)}** · ${label}`);
     parts.push(`${parsed.turns.length} turn${parsed.turns.length === 1 ? '' : 's'} · ${fmt(text.length)} characters · ~${fmt(analysis.tokens)} tokens (estimated${limit})`);
     const rows = parsed.turns.slice(0, 12).map((t) => `| ${escapeMarkdown(t.role)} | ${fmt(t.text.length)} | ~${fmt(estimateTokens(t.text))} | ${escapeMarkdown(preview(t.text)) || '*(empty)*'} |`);

@@ -35,6 +35,7 @@ interface OpenDataset {
 const datasets = new Map<string, OpenDataset>();
 let rulesDocUri = '';
 let canPullConfiguration = false;
+let canRegisterConfiguration = false;
 
 const SEVERITY: Record<Diagnostic['severity'], DiagnosticSeverity> = {
   error: DiagnosticSeverity.Error,
@@ -122,6 +123,7 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
   const init = params.initializationOptions as Partial<ServerInitializationOptions> | undefined;
   rulesDocUri = init?.rulesDocUri ?? '';
   canPullConfiguration = params.capabilities.workspace?.configuration === true;
+  canRegisterConfiguration = params.capabilities.workspace?.didChangeConfiguration?.dynamicRegistration === true;
   return {
     capabilities: {
       textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
@@ -132,7 +134,7 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
 });
 
 connection.onInitialized(() => {
-  if (canPullConfiguration) void connection.client.register(DidChangeConfigurationNotification.type, { section: SETTINGS_SECTION });
+  if (canPullConfiguration && canRegisterConfiguration) void connection.client.register(DidChangeConfigurationNotification.type, { section: SETTINGS_SECTION });
 });
 
 connection.onDidOpenTextDocument(async ({ textDocument }) => {

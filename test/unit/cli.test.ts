@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, writeSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const BIN = path.join(ROOT, 'bin', 'sft-studio.js');
+const FIX = 'test/fixtures';
+const tmp = mkdtempSync(path.join(tmpdir(), 'sft-cli-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function cli(args: string[], opts: { cwd?: string; node?: string[] } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(opts.node ?? []), BIN, ...args], { cwd: opts.cwd ?? ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+interface JsonDiag { file: string; line: number; column: number; endLine: number; endColumn: number; severity: string; code: string; message: string; related?: { file: string; line: number; message: string }[] }
+
+describe('sft-studio lint', () => {
+  test('prints file:line:col severity code message and exits 1 on errors', async () => {
+    const r = await cli(['lint', `${FIX}/gemini-broken.jsonl`]);
+    assert.equal(r.code, 1);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[0], `${FIX}/gemini-broken.jsonl:2:196 error invalid-role "assistant" is not a Vertex AI Gemini role: use "model" ("assistant" is OpenAI chat's)`);
+    assert.deepEqual(lines.map((l) => l.split(' ')[2]), ['invalid-role', 'invalid-json', 'system-turn', 'empty-turn', 'blank-line', 'role-order', 'mixed-format', 'inconsistent-system-instruction']);
+  });
+  test('exits 0 on a clean file and prints nothing', async () => {
+    const r = await cli(['lint', `${FIX}/gemini-clean.jsonl`]);
+    assert.deepEqual([r.code, r.stdout], [0, '']);
+  });
+  test('--format json: the stable shape, 1-based, with related lines', async () => {
+    const r = await cli(['lint', '--format', 'json', `${FIX}/gemini-broken.jsonl`]);
+    const out = JSON.parse(r.stdout) as JsonDiag[];
+    assert.ok(Array.isArray(out));
+    const role = out.find((d) => d.code === 'invalid-role')!;
+    assert.deepEqual(Object.keys(role), ['file', 'line', 'column', 'endLine', 'endColumn', 'severity', 'code', 'message']);
+    assert.deepEqual([role.line, role.column, role.endLine, role.endColumn, role.severity], [2, 196, 2, 207, 'error']);
+    const sys = out.find((d) => d.code === 'inconsistent-system-instruction')!;
+    assert.deepEqual(sys.related, [{ file: `${FIX}/gemini-broken.jsonl`, line: 1, message: 'the system instruction most samples use' }]);
+    for (const d of out) assert.ok(['error', 'warning', 'information', 'hint'].includes(d.severity));
+  });
+  test('--summary per file, with globs', async () => {
+    const r = await cli(['lint', '--format', 'json', '--summary', `${FIX}/*-chat.jsonl`, `${FIX}/{alpaca,sharegpt,conversation,prompt-completion}.jsonl`]);
+    assert.equal(r.code, 0);
+    const out = JSON.parse(r.stdout) as { diagnostics: JsonDiag[]; files: { file: string; format: string; samples: number }[] };
+    assert.deepEqual(out.diagnostics, []);
+    assert.deepEqual(out.files.map((f) => [path.basename(f.file), f.format, f.samples]), [
+      ['openai-chat.jsonl', 'openai-chat', 3], ['alpaca.jsonl', 'alpaca', 3], ['conversation.jsonl', 'conversation', 3],
+      ['prompt-completion.jsonl', 'prompt-completion', 3], ['sharegpt.jsonl', 'sharegpt', 3],
+    ]);
+    const text = await cli(['lint', '--summary', `${FIX}/alpaca.jsonl`]);
+    assert.equal(text.stdout, `${FIX}/alpaca.jsonl: Alpaca (alpaca), 3 samples, 0 errors, 0 warnings, 0 infos\n`);
+  });
+  test('BOM and CRLF from the bytes on disk', async () => {
+    const r = await cli(['lint', `${FIX}/bom-crlf.jsonl`]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, [
+      `${FIX}/bom-crlf.jsonl:1:1 warning bom the file starts with a UTF-8 byte-order mark (BOM), which some loaders read as part of the first key: save it as UTF-8 without BOM`,
+      `${FIX}/bom-crlf.jsonl:1:218 information crlf 2 lines end with CRLF (Windows line endings); most tools expect LF`,
+      '',
+    ].join('\n'));
+  });
+  test('invalid UTF-8 is an error at the bad byte', async () => {
+    const r = await cli(['lint', '--format', 'json', `${FIX}/invalid-utf8.jsonl`]);
+    assert.equal(r.code, 1);
+    const out = JSON.parse(r.stdout) as JsonDiag[];
+    assert.deepEqual(out.map((d) => [d.line, d.column, d.code]), [[2, 16, 'invalid-utf8'], [2, 2, 'mixed-format']].sort((a, b) => (a[1] as number) - (b[1] as number)));
+  });
+  test('--rule and .vscode/settings.json set severities', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'ws-'));
+    writeFileSync(path.join(dir, 'd.jsonl'), '{"prompt": "a", "completion": "b"}\n\n');
+    writeFileSync(path.join(dir, '.vscode-settings.json'), '{}');
+    let r = await cli(['lint', 'd.jsonl'], { cwd: dir });
+    assert.deepEqual([r.code, r.stdout.split(' ')[2]], [0, 'blank-line']);
+    r = await cli(['lint', '--rule', 'blank-line=error', 'd.jsonl'], { cwd: dir });
+    assert.deepEqual([r.code, r.stdout.split(' ')[1]], [1, 'error']);
+    const vs = path.join(dir, '.vscode');
+    require('node:fs').mkdirSync(vs);
+    writeFileSync(path.join(vs, 'settings.json'), '{\n  // comments are fine here\n  "sftStudio.rules": {"blank-line": "off"},\n}\n');
+    r = await cli(['lint', 'd.jsonl'], { cwd: dir });
+    assert.deepEqual([r.code, r.stdout], [0, '']);
+  });
+  test('bad usage exits 2 with a clear message', async () => {
+    let r = await cli(['lint', 'no/such/*.jsonl']);
+    assert.deepEqual([r.code, r.stderr], [2, 'sft-studio: no file matches no/such/*.jsonl\n']);
+    r = await cli(['lint', '--rule', 'nope=error', `${FIX}/alpaca.jsonl`]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--rule nope=error: expected CODE=SEVERITY/);
+    r = await cli(['frobnicate']);
+    assert.deepEqual([r.code, r.stderr], [2, 'sft-studio: unknown command "frobnicate" (available: lint)\n']);
+  });
+  test('random bytes: diagnostics, no crash', async () => {
+    const file = path.join(tmp, 'random.jsonl');
+    const buf = Buffer.alloc(256 * 1024);
+    let seed = 12345;
+    for (let i = 0; i < buf.length; i++) buf[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    writeFileSync(file, buf);
+    const r = await cli(['lint', '--format', 'json', file]);
+    assert.equal(r.code, 1);
+    const out = JSON.parse(r.stdout) as JsonDiag[];
+    assert.ok(out.length > 0);
+    assert.ok(out.every((d) => d.line >= 1 && d.column >= 1));
+  });
+  test('a 1 GiB file without line breaks is streamed and reported, not loaded', async () => {
+    const file = path.join(tmp, 'huge.jsonl');
+    const fd = openSync(file, 'w');
+    closeSync(fd);
+    require('node:fs').truncateSync(file, 1024 ** 3);
+    const r = await cli(['lint', '--format', 'json', file], { node: ['--max-old-space-size=256'] });
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as JsonDiag[];
+    assert.deepEqual(out.map((d) => [d.line, d.code, d.message]), [[1, 'line-too-large', 'this line is 1024.0 MB, over the 64 MB limit for one sample: it was not checked']]);
+  });
+  test('a 1 GiB dataset is streamed with flat memory', async () => {
+    const file = path.join(tmp, 'big.jsonl');
+    const sample = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'q '.repeat(30_000) }] }, { role: 'model', parts: [{ text: 'a' }] }] }) + '\n';
+    const block = Buffer.from(sample.repeat(Math.floor((8 << 20) / sample.length)));
+    const fd = openSync(file, 'w');
+    let written = 0;
+    while (written < 1024 ** 3) written += writeSync(fd, block);
+    closeSync(fd);
+    const samples = (written / block.length) * (block.toString().split('\n').length - 1);
+    const r = await cli(['lint', '--summary', file], { node: ['--max-old-space-size=256'] });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${file}: Vertex AI Gemini (vertex-gemini), ${samples} samples, 0 errors, 0 warnings, 0 infos\n`);
+    rmSync(file);
+  });
+});

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { DatasetDocument } from '../../src/core/document';
+import { resolveOptions } from '../../src/core/options';
+import { lint, openai, vertex } from './helpers';
+
+const good = (i: number) => vertex([['user', `question ${i}`], ['model', `answer ${i}`]], 'You are a support agent.');
+
+describe('file-level rules', () => {
+  test('the file format is the majority; other lines are mixed-format on their marker key', () => {
+    const other = openai([['user', 'q'], ['assistant', 'a']]);
+    const diags = lint([good(1), good(2), other, good(3)].join('\n') + '\n');
+    assert.deepEqual(diags.map((d) => [d.line, d.code, d.column, d.endColumn]), [[2, 'mixed-format', 1, 11]]);
+    assert.equal(diags[0]?.message, 'this sample is OpenAI chat, but the file is Vertex AI Gemini (detected from 3 of 4 samples)');
+  });
+  test('a pinned format wins over the majority', () => {
+    const diags = lint([good(1), good(2)].join('\n'), { formats: { 'train.jsonl': 'openai-chat' } });
+    assert.deepEqual(diags.map((d) => d.message), [
+      'this sample is Vertex AI Gemini, but the file is OpenAI chat (pinned for this file in the sftStudio.formats setting)',
+      'this sample is Vertex AI Gemini, but the file is OpenAI chat (pinned for this file in the sftStudio.formats setting)',
+    ]);
+  });
+  test('a system instruction unlike the usual one, linked to an example of the usual one', () => {
+    const odd = vertex([['user', 'q'], ['model', 'a']], 'You are a pirate.');
+    const text = [good(1), good(2), odd, good(3)].join('\n');
+    const diags = lint(text);
+    assert.equal(diags.length, 1);
+    const d = diags[0]!;
+    assert.equal(d.code, 'inconsistent-system-instruction');
+    assert.equal(d.severity, 'information');
+    assert.equal(d.message, 'this system instruction differs from the one 3 of 4 samples (75 %) use: "You are a support agent."');
+    assert.equal(odd.slice(d.column, d.endColumn), '"You are a pirate."');
+    assert.deepEqual(d.related, [{ line: 0, message: 'the system instruction most samples use' }]);
+  });
+  test('blank lines, but not the final newline', () => {
+    const diags = lint(`${good(1)}\n\n${good(2)}\n  \n${good(3)}\n`);
+    assert.deepEqual(diags.map((d) => [d.line, d.code, d.column, d.endColumn]), [[1, 'blank-line', 0, 0], [3, 'blank-line', 0, 2]]);
+  });
+  test('CRLF: one diagnostic with the count', () => {
+    const diags = lint(`${good(1)}\r\n${good(2)}\r\n`);
+    assert.deepEqual(diags.map((d) => [d.line, d.code, d.message]), [[0, 'crlf', '2 lines end with CRLF (Windows line endings); most tools expect LF']]);
+  });
+  test('a BOM in the text is reported once, not as broken JSON', () => {
+    const diags = lint(`\ufeff${good(1)}\n`);
+    assert.deepEqual(diags.map((d) => [d.line, d.code, d.column, d.endColumn]), [[0, 'bom', 0, 1]]);
+  });
+  test('summary counts samples and problems', () => {
+    const doc = new DatasetDocument([good(1), '{bad', vertex([['user', 'q'], ['assistant', 'a']]), ''].join('\n'), resolveOptions({}, 'x.jsonl').options);
+    const { summary } = doc.lint();
+    assert.deepEqual(summary, { format: 'vertex-gemini', formatLabel: 'Vertex AI Gemini', formatSource: 'detected', samples: 3, errors: 2, warnings: 0, infos: 0 });
+  });
+});
+
+describe('incremental edits', () => {
+  test('re-lints only the edited line', () => {
+    const lines = Array.from({ length: 1000 }, (_, i) => good(i));
+    const doc = new DatasetDocument(lines.join('\n'), resolveOptions({}, 'x.jsonl').options);
+    assert.equal(doc.lint().diagnostics.length, 0);
+    const before = doc.analysis(10);
+    const col = lines[500]!.indexOf('"model"') + 1;
+    doc.applyEdit({ startLine: 500, startCharacter: col, endLine: 500, endCharacter: col + 5, text: 'assistant' });
+    const { diagnostics } = doc.lint();
+    assert.deepEqual(diagnostics.map((d) => [d.line, d.code]), [[500, 'invalid-role']]);
+    assert.equal(doc.analysis(10), before, 'untouched lines keep their cached analysis');
+  });
+
+  const linePool = [
+    good(1), good(2), vertex([['user', 'q'], ['assistant', 'a']]), openai([['user', 'q'], ['assistant', 'a']]),
+    '{"prompt": "p", "completion": "c"}', '{bad json', '', '   ', '{"question": 1}', vertex([['user', 'q'], ['model', 'a']], 'Other system.'),
+    '{"contents": [{"role": "user", "parts": "x"}]}', '\r',
+  ];
+  const arbText = fc.array(fc.constantFrom(...linePool), { minLength: 0, maxLength: 12 }).map((ls) => ls.join('\n'));
+
+  test('any sequence of edits gives the same diagnostics as linting the final text afresh (property)', () => {
+    fc.assert(
+      fc.property(arbText, fc.array(fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat(), fc.oneof(arbText, fc.constantFrom('', '\n', 'x', '"', '}', '\n\n'))), { maxLength: 8 }), (initial, edits) => {
+        const options = resolveOptions({}, 'x.jsonl').options;
+        const doc = new DatasetDocument(initial, options);
+        doc.lint();
+        let text = initial;
+        for (const [a, b, c, d, insert] of edits) {
+          const lines = text.split('\n');
+          const sl = a % lines.length;
+          const el = sl + (b % Math.min(3, lines.length - sl));
+          const sc = c % ((lines[sl] ?? '').length + 1);
+          const ec = el === sl ? sc + (d % ((lines[el] ?? '').length - sc + 1)) : d % ((lines[el] ?? '').length + 1);
+          const startOffset = lines.slice(0, sl).reduce((n, l) => n + l.length + 1, 0) + sc;
+          const endOffset = lines.slice(0, el).reduce((n, l) => n + l.length + 1, 0) + ec;
+          text = text.slice(0, startOffset) + insert + text.slice(endOffset);
+          doc.applyEdit({ startLine: sl, startCharacter: sc, endLine: el, endCharacter: ec, text: insert });
+          if (c % 2 === 0) doc.lint();
+        }
+        const fresh = new DatasetDocument(text, options).lint();
+        const incremental = doc.lint();
+        assert.deepEqual(incremental.diagnostics, fresh.diagnostics);
+        assert.deepEqual(incremental.summary, fresh.summary);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

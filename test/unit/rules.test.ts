@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { FORMAT_IDS } from '../../src/core/formats';
+import { RULES, RULE_IDS, ruleAnchor } from '../../src/core/rules';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+test('docs/rules.md has a section for every rule, opening with its declared title', () => {
+  const doc = readFileSync(path.join(ROOT, 'docs', 'rules.md'), 'utf8');
+  const sections = [...doc.matchAll(/^## `([a-z0-9-]+)`\n\n(.+)$/gm)].map((m) => [m[1], m[2]]);
+  assert.deepEqual(sections.map((s) => s[0]), RULE_IDS, 'same rules, same order');
+  for (const [id, title] of sections) assert.equal(title, RULES[id as keyof typeof RULES].title, id);
+  for (const id of RULE_IDS) assert.equal(ruleAnchor(id), id, 'the GitHub-style anchor of a heading `id` is the id');
+});
+
+test('package.json settings list every rule and format', () => {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    contributes: { configuration: { properties: Record<string, { properties?: Record<string, unknown>; additionalProperties?: { enum?: string[] } }> } };
+  };
+  const props = pkg.contributes.configuration.properties;
+  assert.deepEqual(Object.keys(props['sftStudio.rules']?.properties ?? {}), RULE_IDS);
+  assert.deepEqual([...(props['sftStudio.formats']?.additionalProperties?.enum ?? [])].sort(), [...FORMAT_IDS].sort());
+});

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  ConfigurationRequest, DidChangeConfigurationNotification, DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, HoverRequest,
+  InitializeRequest, InitializedNotification, MarkupContent, ProtocolConnection, PublishDiagnosticsNotification, PublishDiagnosticsParams,
+  StreamMessageReader, StreamMessageWriter, createProtocolConnection,
+} from 'vscode-languageserver-protocol/node';
+import { DatasetSummaryNotification, DatasetSummaryParams } from '../../src/shared/protocol';
+import { vertex } from './helpers';
+
+const SERVER = path.resolve(__dirname, '../../../dist/server.js');
+
+describe('language server over stdio', () => {
+  let child: ChildProcess;
+  let conn: ProtocolConnection;
+  let settings: Record<string, unknown> = {};
+  const published: PublishDiagnosticsParams[] = [];
+  const summaries: DatasetSummaryParams[] = [];
+  const waiters: (() => void)[] = [];
+  const notify = () => waiters.splice(0).forEach((w) => w());
+  /** Wait for a published diagnostics message that satisfies `pred` (event-driven, no sleeps). */
+  const waitFor = <T>(list: T[], pred: (x: T) => boolean): Promise<T> =>
+    new Promise((resolve) => {
+      const check = () => {
+        const hit = list.find(pred);
+        if (hit !== undefined) resolve(hit);
+        else waiters.push(check);
+      };
+      check();
+    });
+
+  before(async () => {
+    child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    conn = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    conn.onNotification(PublishDiagnosticsNotification.type, (p) => {
+      published.push(p);
+      notify();
+    });
+    conn.onNotification(DatasetSummaryNotification, (p) => {
+      summaries.push(p);
+      notify();
+    });
+    conn.onRequest(ConfigurationRequest.type, (p) => p.items.map(() => settings));
+    conn.listen();
+    await conn.sendRequest(InitializeRequest.type, {
+      processId: process.pid, rootUri: null, workspaceFolders: null,
+      capabilities: { workspace: { configuration: true } },
+      initializationOptions: { rulesDocUri: 'file:///ext/docs/rules.md' },
+    });
+    await conn.sendNotification(InitializedNotification.type, {});
+  });
+  after(() => {
+    conn.dispose();
+    child.kill();
+  });
+
+  const uri = 'file:///nowhere/train.jsonl';
+  const lines = [vertex([['user', 'q'], ['model', 'a']]), vertex([['user', 'q2'], ['assistant', 'a2']])];
+
+  test('publishes diagnostics with code, link and exact range on open', async () => {
+    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'jsonl', version: 1, text: lines.join('\n') + '\n' } });
+    const p = await waitFor(published, (x) => x.uri === uri && x.version === 1);
+    assert.equal(p.diagnostics.length, 1);
+    const d = p.diagnostics[0]!;
+    assert.equal(d.code, 'invalid-role');
+    assert.equal(d.source, 'sft-studio');
+    assert.equal(d.codeDescription?.href, 'file:///ext/docs/rules.md#invalid-role');
+    const col = lines[1]!.indexOf('"assistant"');
+    assert.deepEqual(d.range, { start: { line: 1, character: col }, end: { line: 1, character: col + 11 } });
+    const s = await waitFor(summaries, (x) => x.uri === uri && x.version === 1);
+    assert.deepEqual([s.format, s.samples, s.errors], ['vertex-gemini', 2, 1]);
+  });
+
+  test('an incremental edit re-publishes for the new version', async () => {
+    const col = lines[1]!.indexOf('"assistant"') + 1;
+    await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+      textDocument: { uri, version: 2 },
+      contentChanges: [{ range: { start: { line: 1, character: col }, end: { line: 1, character: col + 9 } }, text: 'model' }],
+    });
+    const p = await waitFor(published, (x) => x.uri === uri && x.version === 2);
+    assert.deepEqual(p.diagnostics, []);
+  });
+
+  test('hover shows format, turns, size, tokens and problems', async () => {
+    await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+      textDocument: { uri, version: 3 },
+      contentChanges: [{ range: { start: { line: 2, character: 0 }, end: { line: 2, character: 0 } }, text: vertex([['model', 'oops'], ['user', '<b>x</b>']]) }],
+    });
+    await waitFor(published, (x) => x.uri === uri && x.version === 3);
+    const hover = await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 2, character: 3 } });
+    const md = (hover?.contents as MarkupContent).value;
+    assert.match(md, /\*\*Sample 3\*\* · Vertex AI Gemini/);
+    assert.match(md, /2 turns · \d+ characters · ~\d+ tokens \(estimated; limit 131,072 for `gemini-2\.5-flash`\)/);
+    assert.match(md, /\\<b\\>x\\<\/b\\>/, 'dataset text is escaped, never markup');
+    assert.match(md, /\*\*2 problems\*\*/);
+    assert.match(md, /error `role-order`: the sample starts with a "model" turn/);
+  });
+
+  test('settings change severities and pin formats', async () => {
+    settings = { rules: { 'role-order': 'off' }, formats: { '**/train.jsonl': 'openai-chat' } };
+    await conn.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
+    const p = await waitFor(published, (x) => x.uri === uri && x.diagnostics.some((d) => d.code === 'mixed-format'));
+    assert.ok(p.diagnostics.every((d) => d.code === 'mixed-format'));
+    assert.equal(p.diagnostics.length, 3);
+  });
+});
