@@ -8,7 +8,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { LineAnalysis, analyzeLine } from '../core/analyze';
 import {
-  Diagnostic, FileContext, FileStats, LintSummary, blankLineDiagnostic, bomDiagnostic, contextDiagnostics, crlfDiagnostic, summarize, toDiagnostic,
+  Diagnostic, FileContext, FileStats, LintSummary, blankLineDiagnostic, bomDiagnostic, contextDiagnostics, spansFromText, crlfDiagnostic, summarize, toDiagnostic,
 } from '../core/document';
 import type { LintOptions } from '../core/options';
 import { FORMAT_ORDER } from '../core/formats';
@@ -173,7 +173,7 @@ export async function lintFile(file: string, options: LintOptions): Promise<File
       const text = await readLineAt(handle, offsets.get(i) + (i === 0 && bom ? 3 : 0), lengths.get(i) - (i === 0 && bom ? 3 : 0));
       const a = analyzeLine(text, options, ctx.format);
       if (unknown) for (const ld of a.diagnostics) add(i, ld);
-      for (const ld of contextDiagnostics(a, ctx, () => text)) {
+      for (const ld of contextDiagnostics(a, ctx, spansFromText(a, () => text))) {
         const example = ld.code === 'inconsistent-system-instruction' && ctx.system ? firstWithSystem.get(ctx.system.hash) : undefined;
         add(i, ld, example !== undefined ? [{ line: example, message: 'the system instruction most samples use' }] : undefined);
       }

@@ -6,9 +6,9 @@
  */
 import { LineAnalysis, LineDiagnostic, analyzeLine } from './analyze';
 import { FORMATS, FORMAT_ORDER, FormatId } from './formats';
-import { Locator } from './locate';
+import { Locator, Span } from './locate';
 import { LintOptions, effectiveSeverity } from './options';
-import type { RuleId, Severity } from './rules';
+import { RULE_IDS, RuleId, Severity } from './rules';
 
 export interface RelatedLine {
   /** 0-based line in the same file unless `file` is given. */
@@ -35,6 +35,8 @@ export interface FileContext {
   readonly format: FormatId | undefined;
   readonly source: FormatSource;
   readonly formatCounts: Readonly<Record<FormatId, number>>;
+  /** Why the file has its format, for messages: "detected from 95 of 100 samples". */
+  readonly formatReason: string;
   /** The system instruction most samples share, when there is a clear one. */
   readonly system: { readonly hash: number; readonly count: number; readonly withSystem: number; readonly preview: string } | undefined;
 }
@@ -97,32 +99,45 @@ export class FileStats {
         if (s.count * 2 > this.withSystem && s.count >= 2) system = { hash, count: s.count, withSystem: this.withSystem, preview: s.preview };
       }
     }
-    return { format, source, formatCounts, system };
+    const total = FORMAT_ORDER.reduce((n, f) => n + formatCounts[f], 0);
+    const formatReason = source === 'pinned'
+      ? 'pinned for this file in the sftStudio.formats setting'
+      : format !== undefined ? `detected from ${formatCounts[format]} of ${total} samples` : 'no format detected';
+    return { format, source, formatCounts, formatReason, system };
   }
 }
 
 const pct = (n: number, of: number) => `${Math.round((100 * n) / Math.max(1, of))} %`;
 
-/**
- * Diagnostics a line gets from the file around it: another format than the
- * file's, a system instruction unlike the usual one. `text` is needed only
- * to place them, so a streaming caller may pass a getter.
- */
-export function contextDiagnostics(a: LineAnalysis, ctx: FileContext, text: () => string): LineDiagnostic[] {
-  if (a.kind !== 'sample') return [];
-  const out: LineDiagnostic[] = [];
+/** Where a line's file-level diagnostics go: its format's marker key, its system instruction. */
+export interface ContextSpans {
+  marker(): Span;
+  system(): Span;
+}
+
+/** Spans found with a syntax tree of the line, built only when asked. */
+export function spansFromText(a: LineAnalysis, text: () => string): ContextSpans {
   let loc: Locator | undefined;
   const locator = () => (loc ??= new Locator(text().replace(/^\uFEFF/, ' ')));
+  return {
+    marker: () => (a.markerKey !== undefined ? locator().key([a.markerKey]) : locator().firstKey()),
+    system: () => (a.system !== undefined ? locator().value(a.system.path) : locator().firstKey()),
+  };
+}
+
+/**
+ * Diagnostics a line gets from the file around it: another format than the
+ * file's, a system instruction unlike the usual one.
+ */
+export function contextDiagnostics(a: LineAnalysis, ctx: FileContext, spans: ContextSpans): LineDiagnostic[] {
+  if (a.kind !== 'sample') return [];
+  const out: LineDiagnostic[] = [];
   if (a.ownFormat !== undefined && ctx.format !== undefined && a.ownFormat !== ctx.format) {
-    const span = a.markerKey !== undefined ? locator().key([a.markerKey]) : locator().firstKey();
-    const why = ctx.source === 'pinned'
-      ? 'pinned for this file in the sftStudio.formats setting'
-      : `detected from ${ctx.formatCounts[ctx.format]} of ${Object.values(ctx.formatCounts).reduce((x, y) => x + y, 0)} samples`;
-    out.push({ ...span, code: 'mixed-format', message: `this sample is ${FORMATS[a.ownFormat].label}, but the file is ${FORMATS[ctx.format].label} (${why})` });
+    out.push({ ...spans.marker(), code: 'mixed-format', message: `this sample is ${FORMATS[a.ownFormat].label}, but the file is ${FORMATS[ctx.format].label} (${ctx.formatReason})` });
   }
   if (a.system !== undefined && ctx.system !== undefined && a.system.hash !== ctx.system.hash) {
     out.push({
-      ...locator().value(a.system.path), code: 'inconsistent-system-instruction',
+      ...spans.system(), code: 'inconsistent-system-instruction',
       message: `this system instruction differs from the one ${ctx.system.count} of ${ctx.system.withSystem} samples (${pct(ctx.system.count, ctx.system.withSystem)}) use: "${ctx.system.preview}"`,
     });
   }
@@ -130,7 +145,10 @@ export function contextDiagnostics(a: LineAnalysis, ctx: FileContext, text: () =
 }
 
 export function toDiagnostic(line: number, d: LineDiagnostic, options: LintOptions, related?: readonly RelatedLine[]): Diagnostic | undefined {
-  const severity = effectiveSeverity(options, d.code);
+  return withSeverity(line, d, effectiveSeverity(options, d.code), related);
+}
+
+function withSeverity(line: number, d: LineDiagnostic, severity: Severity | undefined, related?: readonly RelatedLine[]): Diagnostic | undefined {
   if (severity === undefined) return undefined;
   return related === undefined
     ? { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message }
@@ -194,6 +212,12 @@ export class DatasetDocument {
   private readonly stats = new FileStats();
   private fileFormat: FormatId | undefined;
   private crlfCount = 0;
+  /** Located spans per analysis: replaced analyses (edited lines) drop out by themselves. */
+  private readonly spans = new WeakMap<LineAnalysis, { marker?: Span; system?: Span }>();
+  /** A line's own diagnostics with severities, reused while the line keeps its number and the options stay. */
+  private materialized = new WeakMap<LineAnalysis, { line: number; diagnostics: Diagnostic[] }>();
+  /** A line's file-level diagnostics, reused while the line, its number and the file context stay. */
+  private contextual = new WeakMap<LineAnalysis, { line: number; key: string; diagnostics: Diagnostic[] }>();
 
   constructor(text: string, private options: LintOptions, private bom = false) {
     if (text.charCodeAt(0) === 0xfeff) {
@@ -215,6 +239,8 @@ export class DatasetDocument {
 
   setOptions(options: LintOptions): void {
     this.options = options;
+    this.materialized = new WeakMap();
+    this.contextual = new WeakMap();
     for (let i = 0; i < this.results.length; i++) {
       const r = this.results[i];
       if (r !== undefined) this.stats.remove(r);
@@ -285,39 +311,74 @@ export class DatasetDocument {
       }
     }
     const options = this.options;
+    const severity = Object.fromEntries(RULE_IDS.map((id) => [id, effectiveSeverity(options, id)])) as Record<RuleId, Severity | undefined>;
     const out: Diagnostic[] = [];
-    const push = (line: number, d: LineDiagnostic) => {
-      const diag = toDiagnostic(line, d, options);
+    const push = (line: number, d: LineDiagnostic, related?: readonly RelatedLine[]) => {
+      const diag = withSeverity(line, d, severity[d.code], related);
       if (diag !== undefined) out.push(diag);
     };
     if (this.bom) push(0, bomDiagnostic());
-    let firstCrlf = this.crlfCount > 0;
+    let usualSystemLine: number | undefined | null = null;
+    let crlfPending = this.crlfCount > 0;
     const lastLine = n - 1;
+    const results = this.results as LineAnalysis[];
+    const fileSystem = ctx.system?.hash;
+    // Everything a file-level message depends on, including where the usual system instruction first appears.
+    const ctxKey = `${ctx.format}|${ctx.formatReason}|${fileSystem}|${ctx.system?.count}|${ctx.system?.withSystem}|${fileSystem !== undefined ? this.firstLineWithSystem(fileSystem) : ''}`;
     for (let i = 0; i < n; i++) {
-      const r = this.results[i] as LineAnalysis;
-      if (firstCrlf && (this.lines[i] as string).endsWith('\r')) {
+      const r = results[i] as LineAnalysis;
+      if (crlfPending && (this.lines[i] as string).endsWith('\r')) {
         push(i, crlfDiagnostic(this.lineText(i).length, this.crlfCount));
-        firstCrlf = false;
+        crlfPending = false;
       }
       if (r.kind === 'blank') {
         const len = this.lineText(i).length;
         if (i < lastLine || len > 0) push(i, blankLineDiagnostic(len));
         continue;
       }
-      for (const d of r.diagnostics) push(i, d);
-      if (r.kind === 'sample' && (r.ownFormat !== ctx.format || (r.system !== undefined && ctx.system !== undefined && r.system.hash !== ctx.system.hash))) {
-        for (const d of contextDiagnostics(r, ctx, () => this.lineText(i))) {
-          if (d.code === 'inconsistent-system-instruction' && ctx.system !== undefined) {
-            const example = this.firstLineWithSystem(ctx.system.hash);
-            const diag = toDiagnostic(i, d, options, example !== undefined ? [{ line: example, message: 'the system instruction most samples use' }] : undefined);
-            if (diag !== undefined) out.push(diag);
-          } else {
-            push(i, d);
+      if (r.diagnostics.length > 0) {
+        let m = this.materialized.get(r);
+        if (m === undefined || m.line !== i) {
+          const diagnostics: Diagnostic[] = [];
+          for (const d of r.diagnostics) {
+            const diag = withSeverity(i, d, severity[d.code]);
+            if (diag !== undefined) diagnostics.push(diag);
           }
+          this.materialized.set(r, (m = { line: i, diagnostics }));
         }
+        for (let k = 0; k < m.diagnostics.length; k++) out.push(m.diagnostics[k] as Diagnostic);
+      }
+      if (r.kind === 'sample' && ((r.ownFormat !== undefined && r.ownFormat !== ctx.format) || (r.system !== undefined && fileSystem !== undefined && r.system.hash !== fileSystem))) {
+        let c = this.contextual.get(r);
+        if (c === undefined || c.line !== i || c.key !== ctxKey) {
+          const diagnostics: Diagnostic[] = [];
+          for (const d of contextDiagnostics(r, ctx, this.cachedSpans(i, r))) {
+            let related: RelatedLine[] | undefined;
+            if (d.code === 'inconsistent-system-instruction' && fileSystem !== undefined) {
+              if (usualSystemLine === null) usualSystemLine = this.firstLineWithSystem(fileSystem);
+              if (usualSystemLine !== undefined) related = [{ line: usualSystemLine, message: 'the system instruction most samples use' }];
+            }
+            const diag = withSeverity(i, d, severity[d.code], related);
+            if (diag !== undefined) diagnostics.push(diag);
+          }
+          this.contextual.set(r, (c = { line: i, key: ctxKey, diagnostics }));
+        }
+        for (let k = 0; k < c.diagnostics.length; k++) out.push(c.diagnostics[k] as Diagnostic);
       }
     }
     return { diagnostics: out, summary: summarize(ctx, this.stats.samples, out), context: ctx };
+  }
+
+  private cachedSpans(line: number, a: LineAnalysis): ContextSpans {
+    let cache = this.spans.get(a);
+    if (cache === undefined) this.spans.set(a, (cache = {}));
+    const c = cache;
+    let fromText: ContextSpans | undefined;
+    const located = () => (fromText ??= spansFromText(a, () => this.lineText(line)));
+    return {
+      marker: () => (c.marker ??= located().marker()),
+      system: () => (c.system ??= located().system()),
+    };
   }
 
   private firstLineWithSystem(hash: number): number | undefined {

@@ -44,6 +44,15 @@ const SEVERITY: Record<Diagnostic['severity'], DiagnosticSeverity> = {
   hint: DiagnosticSeverity.Hint,
 };
 
+/** Core diagnostics are reused across lints while their line is unchanged; so are their LSP twins. */
+const lspCache = new WeakMap<Diagnostic, LspDiagnostic>();
+
+function toLspCached(uri: string, d: Diagnostic): LspDiagnostic {
+  let out = lspCache.get(d);
+  if (out === undefined) lspCache.set(d, (out = toLsp(uri, d)));
+  return out;
+}
+
 export function toLsp(uri: string, d: Diagnostic): LspDiagnostic {
   const out: LspDiagnostic = {
     range: { start: { line: d.line, character: d.column }, end: { line: d.endLine, character: d.endColumn } },
@@ -102,7 +111,7 @@ function lintNow(ds: OpenDataset): void {
   ds.scheduled = false;
   const result = ds.doc.lint();
   ds.last = result;
-  void connection.sendDiagnostics({ uri: ds.uri, version: ds.version, diagnostics: result.diagnostics.map((d) => toLsp(ds.uri, d)) });
+  void connection.sendDiagnostics({ uri: ds.uri, version: ds.version, diagnostics: result.diagnostics.map((d) => toLspCached(ds.uri, d)) });
   const s = result.summary;
   void connection.sendNotification(DatasetSummaryNotification, {
     uri: ds.uri, version: ds.version, format: s.format ?? null, formatLabel: s.formatLabel, formatSource: s.formatSource,
