@@ -132,7 +132,8 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
     if (values.summary) {
       for (const r of results) {
         const s = r.summary;
-        write(`${r.file}: ${s.formatLabel}${s.format ? ` (${s.format}${s.formatSource === 'pinned' ? ', pinned' : ''})` : ''}, ${s.samples} samples, ${s.errors} errors, ${s.warnings} warnings, ${s.infos} infos\n`);
+        const n = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
+        write(`${r.file}: ${s.formatLabel}${s.format ? ` (${s.format}${s.formatSource === 'pinned' ? ', pinned' : ''})` : ''}, ${n(s.samples, 'sample')}, ${n(s.errors, 'error')}, ${n(s.warnings, 'warning')}, ${n(s.infos, 'info')}\n`);
       }
     }
   } else {

@@ -114,7 +114,8 @@ function conventionDiagnostics(format: FormatId, turns: readonly Turn[], loc: Lo
       if (format === 'vertex-gemini' && turn.role.trim().toLowerCase() === 'system') {
         out.push({ ...loc.value(turn.rolePath), code: 'system-turn', message: 'a "system" turn in `contents`: Vertex AI Gemini takes the system instruction in `systemInstruction`, not as a turn' });
       } else {
-        out.push({ ...loc.value(turn.rolePath), code: 'invalid-role', message: `"${turn.role}" is not a ${info.label} role: ${roleSuggestion(format, turn.role)}` });
+        const article = /^[AEIOU]/.test(info.label) ? 'an' : 'a';
+        out.push({ ...loc.value(turn.rolePath), code: 'invalid-role', message: `"${turn.role}" is not ${article} ${info.label} role: ${roleSuggestion(format, turn.role)}` });
       }
       continue;
     }

@@ -109,7 +109,7 @@ describe('invalid-role', () => {
   });
   test('model in OpenAI: use assistant', () => {
     const [d] = one(openai([['user', 'q'], ['model', 'a']]));
-    assert.equal(d?.message, '"model" is not a OpenAI chat role: use "assistant" ("model" is Vertex AI Gemini\'s)');
+    assert.equal(d?.message, '"model" is not an OpenAI chat role: use "assistant" ("model" is Vertex AI Gemini\'s)');
   });
   test('case mistakes', () => {
     const [d] = one(vertex([['User', 'q'], ['model', 'a']]));
