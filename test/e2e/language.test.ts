@@ -1,0 +1,87 @@
+// End to end in a real VS Code (code-server + Chromium): the language service on the sample
+// workspace. One code-server serves every test of this file.
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  VSCodeSession, findRepoRoot, focusEditor, goToPosition, hoverAt, openFile, startVSCode, waitForProblems, waitForStatusBar, withScreenshotOnFailure,
+} from './harness';
+
+const repo = findRepoRoot();
+
+describe('language service in VS Code', () => {
+  let vs: VSCodeSession;
+  let workspace: string;
+
+  before(async () => {
+    workspace = join(mkdtempSync(join(tmpdir(), 'sft-e2e-')), 'samples');
+    cpSync(join(repo, 'samples'), workspace, { recursive: true });
+    vs = await startVSCode({
+      workspace,
+      extensionPath: repo,
+      settings: { 'sftStudio.rules': { 'inconsistent-system-instruction': 'warning' } },
+    });
+  });
+  after(async () => {
+    await vs?.close();
+    if (workspace) rmSync(join(workspace, '..'), { recursive: true, force: true });
+  });
+
+  const step = (name: string, fn: () => Promise<void>) => test(name, () => withScreenshotOnFailure(vs, name, fn));
+
+  step('the Problems panel lists each problem at its key or value, with its code', async () => {
+    await openFile(vs.page, 'gemini/train.jsonl');
+    const problems = await waitForProblems(vs.page, (ps) => ps.filter((p) => p.file.endsWith('train.jsonl')).length >= 9);
+    const mine = problems
+      .filter((p) => p.file.endsWith('train.jsonl'))
+      .map((p) => `${p.line}:${p.column} ${p.severity} ${p.code ?? '?'}`)
+      .sort();
+    assert.deepEqual(mine, [
+      '10:43 warning inconsistent-system-instruction', // raised from information by the user setting
+      '13:166 error role-order',
+      '2:248 error invalid-role',
+      '4:175 error invalid-json',
+      '5:24 error system-turn',
+      '6:266 error empty-turn',
+      '7:1 warning blank-line',
+      '8:229 error role-order',
+      '9:2 warning mixed-format',
+    ].sort());
+    const role = problems.find((p) => p.code === 'invalid-role');
+    assert.equal(role?.message, '"assistant" is not a Vertex AI Gemini role: use "model" ("assistant" is OpenAI chat\'s)');
+    assert.equal(role?.source, 'sft-studio');
+  });
+
+  step('the status bar shows the format, the sample count and the error count', async () => {
+    const entry = await waitForStatusBar(vs.page, (e) => e.text.includes('Vertex AI Gemini'));
+    assert.equal(entry.text, 'Vertex AI Gemini · 13 samples · 6 errors');
+  });
+
+  step('a hover on a sample shows its summary and its problems', async () => {
+    const text = await hoverAt(vs.page, 2, 5, { contains: 'Sample 2' });
+    assert.match(text, /Sample 2 · Vertex AI Gemini/);
+    assert.match(text, /3 turns · \d+ characters · ~\d+ tokens \(estimated; limit 131,072 for gemini-2\.5-flash\)/);
+    assert.match(text, /error invalid-role: "assistant" is not a Vertex AI Gemini role/);
+  });
+
+  step('fixing a role as you type clears its problem and updates the counts', async () => {
+    await focusEditor(vs.page);
+    await goToPosition(vs.page, 2, 250); // inside "assistant"
+    await vs.page.keyboard.press('Control+D'); // select the word under the cursor
+    await vs.page.keyboard.type('model');
+    await waitForProblems(vs.page, (ps) => !ps.some((p) => p.code === 'invalid-role'));
+    const entry = await waitForStatusBar(vs.page, (e) => e.text.includes('Vertex AI Gemini') && e.text.endsWith('5 errors'));
+    assert.equal(entry.text, 'Vertex AI Gemini · 13 samples · 5 errors');
+  });
+
+  step('each file gets its own format: OpenAI chat', async () => {
+    await openFile(vs.page, 'openai/chat.jsonl');
+    const problems = await waitForProblems(vs.page, (ps) => ps.some((p) => p.file.endsWith('chat.jsonl')));
+    const mine = problems.filter((p) => p.file.endsWith('chat.jsonl')).map((p) => `${p.line}:${p.column} ${p.code ?? '?'}`).sort();
+    assert.deepEqual(mine, ['2:147 invalid-role', '3:72 system-turn', '4:187 empty-turn']);
+    const entry = await waitForStatusBar(vs.page, (e) => e.text.includes('OpenAI chat'));
+    assert.equal(entry.text, 'OpenAI chat · 5 samples · 3 errors');
+  });
+});
