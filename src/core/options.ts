@@ -58,6 +58,16 @@ export interface SettingsProblem {
   readonly message: string;
 }
 
+/** An object-valued setting, or undefined (with a problem) when it is something else. */
+function objectSetting(value: unknown, setting: string, shape: string, problems: SettingsProblem[]): Record<string, unknown> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    problems.push({ setting, message: `must be an object mapping ${shape}` });
+    return undefined;
+  }
+  return value as Record<string, unknown>;
+}
+
 /**
  * Turn user settings (VS Code settings or a CLI config file) into options for one file.
  * Invalid entries are skipped and reported, never thrown.
@@ -65,46 +75,27 @@ export interface SettingsProblem {
 export function resolveOptions(raw: RawSettings, filePath: string | undefined): { options: LintOptions; problems: SettingsProblem[] } {
   const problems: SettingsProblem[] = [];
   const severities: Partial<Record<RuleId, SeveritySetting>> = {};
-  if (raw.rules !== undefined && raw.rules !== null) {
-    if (typeof raw.rules !== 'object' || Array.isArray(raw.rules)) {
-      problems.push({ setting: 'rules', message: 'must be an object mapping rule codes to error, warning, information, hint or off' });
+  const rules = objectSetting(raw.rules, 'rules', 'rule codes to error, warning, information, hint or off', problems);
+  for (const [id, sev] of Object.entries(rules ?? {})) {
+    if (!isRuleId(id)) {
+      problems.push({ setting: `rules.${id}`, message: `unknown rule "${id}"; known rules: ${Object.keys(RULES).join(', ')}` });
+    } else if (typeof sev !== 'string' || !(SEVERITY_SETTINGS as readonly string[]).includes(sev)) {
+      problems.push({ setting: `rules.${id}`, message: `severity must be one of ${SEVERITY_SETTINGS.join(', ')}` });
     } else {
-      for (const [id, sev] of Object.entries(raw.rules as Record<string, unknown>)) {
-        if (!isRuleId(id)) {
-          problems.push({ setting: `rules.${id}`, message: `unknown rule "${id}"; known rules: ${Object.keys(RULES).join(', ')}` });
-        } else if (typeof sev !== 'string' || !(SEVERITY_SETTINGS as readonly string[]).includes(sev)) {
-          problems.push({ setting: `rules.${id}`, message: `severity must be one of ${SEVERITY_SETTINGS.join(', ')}` });
-        } else {
-          severities[id] = sev as SeveritySetting;
-        }
-      }
+      severities[id] = sev as SeveritySetting;
     }
   }
   let pinnedFormat: FormatId | undefined;
-  if (raw.formats !== undefined && raw.formats !== null) {
-    if (typeof raw.formats !== 'object' || Array.isArray(raw.formats)) {
-      problems.push({ setting: 'formats', message: 'must be an object mapping globs to format ids' });
-    } else {
-      for (const [glob, fmt] of Object.entries(raw.formats as Record<string, unknown>)) {
-        if (!isFormatId(fmt)) {
-          problems.push({ setting: `formats.${glob}`, message: `unknown format "${String(fmt)}"` });
-          continue;
-        }
-        if (filePath !== undefined && matchesGlob(glob, filePath)) pinnedFormat = fmt;
-      }
-    }
+  const formats = objectSetting(raw.formats, 'formats', 'globs to format ids', problems);
+  for (const [glob, fmt] of Object.entries(formats ?? {})) {
+    if (!isFormatId(fmt)) problems.push({ setting: `formats.${glob}`, message: `unknown format "${String(fmt)}"` });
+    else if (filePath !== undefined && matchesGlob(glob, filePath)) pinnedFormat = fmt;
   }
   const targetModel = typeof raw.targetModel === 'string' && raw.targetModel.trim() ? raw.targetModel.trim() : DEFAULT_TARGET_MODEL;
   const limits: Record<string, number> = { ...DEFAULT_TOKEN_LIMITS };
-  if (raw.tokenLimits !== undefined && raw.tokenLimits !== null) {
-    if (typeof raw.tokenLimits !== 'object' || Array.isArray(raw.tokenLimits)) {
-      problems.push({ setting: 'tokenLimits', message: 'must be an object mapping model names to token counts' });
-    } else {
-      for (const [model, n] of Object.entries(raw.tokenLimits as Record<string, unknown>)) {
-        if (typeof n === 'number' && Number.isFinite(n) && n > 0) limits[model] = Math.floor(n);
-        else problems.push({ setting: `tokenLimits.${model}`, message: 'must be a positive number' });
-      }
-    }
+  for (const [model, n] of Object.entries(objectSetting(raw.tokenLimits, 'tokenLimits', 'model names to token counts', problems) ?? {})) {
+    if (typeof n === 'number' && Number.isFinite(n) && n > 0) limits[model] = Math.floor(n);
+    else problems.push({ setting: `tokenLimits.${model}`, message: 'must be a positive number' });
   }
   let tokenLimit = limits[targetModel];
   if (tokenLimit === undefined) {

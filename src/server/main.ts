@@ -113,10 +113,7 @@ function lintNow(ds: OpenDataset): void {
   ds.last = result;
   void connection.sendDiagnostics({ uri: ds.uri, version: ds.version, diagnostics: result.diagnostics.map((d) => toLspCached(ds.uri, d)) });
   const s = result.summary;
-  void connection.sendNotification(DatasetSummaryNotification, {
-    uri: ds.uri, version: ds.version, format: s.format ?? null, formatLabel: s.formatLabel, formatSource: s.formatSource,
-    samples: s.samples, errors: s.errors, warnings: s.warnings, infos: s.infos,
-  });
+  void connection.sendNotification(DatasetSummaryNotification, { ...s, uri: ds.uri, version: ds.version, format: s.format ?? null });
 }
 
 /** Lint on the next turn of the event loop, so a burst of changes is linted once. */

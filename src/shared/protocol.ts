@@ -4,21 +4,16 @@
  */
 import { NotificationType } from 'vscode-languageserver-protocol';
 import type { FormatId } from '../core/formats';
-import type { FormatSource } from '../core/document';
+import type { LintSummary } from '../core/document';
 
 export const LANGUAGE_ID = 'jsonl';
 
-/** What the status bar shows for one dataset. */
-export interface DatasetSummaryParams {
+/** What the status bar shows for one dataset: the lint summary of one document version. */
+export interface DatasetSummaryParams extends Omit<LintSummary, 'format'> {
   readonly uri: string;
   readonly version: number;
+  /** null where the summary has undefined: JSON carries no undefined. */
   readonly format: FormatId | null;
-  readonly formatLabel: string;
-  readonly formatSource: FormatSource;
-  readonly samples: number;
-  readonly errors: number;
-  readonly warnings: number;
-  readonly infos: number;
 }
 
 export const DatasetSummaryNotification = new NotificationType<DatasetSummaryParams>('sftStudio/datasetSummary');
