@@ -364,9 +364,18 @@ function invalidJsonSpan(text: string, err: unknown): Span {
  * Apply every preferred fix to the lines, line by line, until none is left
  * (a fix may reveal another). Returns the new lines and how many fixes were applied.
  */
-export function fixAllLines(lines: readonly string[], fileFormat: FormatId | undefined): { lines: string[]; applied: number; titles: string[] } {
+export interface RegionEdit {
+  /** Lines of the input (0-based, inclusive) that the edit replaces. */
+  readonly line: number;
+  readonly endLine: number;
+  /** Their replacement lines; empty when they are deleted. */
+  readonly lines: readonly string[];
+}
+
+export function fixAllLines(lines: readonly string[], fileFormat: FormatId | undefined): { lines: string[]; applied: number; titles: string[]; edits: RegionEdit[] } {
   const out: string[] = [];
   const titles: string[] = [];
+  const edits: RegionEdit[] = [];
   const src: LineSource = { lineCount: lines.length, lineText: (i) => lines[i] ?? '' };
   for (let i = 0; i < lines.length; i++) {
     let fixes = lineFixes(src, i, fileFormat).filter((f) => f.preferred);
@@ -377,11 +386,13 @@ export function fixAllLines(lines: readonly string[], fileFormat: FormatId | und
     const first = fixes[0] as LineFix;
     if (first.deleteLines) {
       titles.push(first.title);
+      edits.push({ line: i, endLine: first.endLine, lines: [] });
       i = first.endLine;
       continue;
     }
     let text = first.newText;
     titles.push(first.title);
+    const regionStart = i;
     i = first.endLine;
     // Further fixes on the repaired text, one at a time (each is re-derived from the new text).
     for (let guard = 0; guard < 50; guard++) {
@@ -400,7 +411,9 @@ export function fixAllLines(lines: readonly string[], fileFormat: FormatId | und
       text = pieces.join('\n');
       if (!changed) break;
     }
-    out.push(...text.split('\n'));
+    const replaced = text.split('\n');
+    edits.push({ line: regionStart, endLine: i, lines: replaced });
+    out.push(...replaced);
   }
-  return { lines: out, applied: titles.length, titles };
+  return { lines: out, applied: titles.length, titles, edits };
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { FORMATS, FORMAT_IDS, FormatId } from '../core/formats';
-import { DatasetSummaryNotification, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
+import { DatasetSummaryNotification, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions, USE_LF_COMMAND } from '../shared/protocol';
 import { DatasetStatusBar } from './statusBar';
 
 /** Owns every disposable of the extension, so deactivation leaves nothing behind. */
@@ -72,12 +72,20 @@ async function pinFormat(): Promise<void> {
   await config.update('formats', formats, target);
 }
 
+/** The crlf fix: line endings are a property of the document in VS Code, not a text edit. */
+async function useLf(uri: string): Promise<void> {
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+  const editor = await vscode.window.showTextDocument(doc, { preserveFocus: true, preview: false });
+  await editor.edit((b) => b.setEndOfLine(vscode.EndOfLine.LF));
+}
+
 export async function activate(extension: vscode.ExtensionContext): Promise<void> {
   const c = new Context(extension);
   ctx = c;
   extension.subscriptions.push(c);
   const status = c.push(new DatasetStatusBar());
   c.push(vscode.commands.registerCommand('sftStudio.pinFormat', pinFormat));
+  c.push(vscode.commands.registerCommand(USE_LF_COMMAND, useLf));
   c.push(vscode.commands.registerCommand('sftStudio.restartServer', async () => {
     await c.client?.restart();
   }));

@@ -5,6 +5,9 @@
 import { promises as fs } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
+  CodeAction,
+  CodeActionKind,
+  CodeActionParams,
   Diagnostic as LspDiagnostic,
   DiagnosticSeverity,
   DidChangeConfigurationNotification,
@@ -18,8 +21,9 @@ import {
 import { DatasetDocument, Diagnostic, LintResult } from '../core/document';
 import { LintOptions, RawSettings, resolveOptions } from '../core/options';
 import { ruleAnchor } from '../core/rules';
-import { DatasetSummaryNotification, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
+import { DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
 import { hoverMarkdown } from './hover';
+import { codeActions } from './codeActions';
 
 const connection = createConnection(ProposedFeatures.all);
 
@@ -134,6 +138,7 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
     capabilities: {
       textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
       hoverProvider: true,
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, FIX_ALL_KIND] },
     },
     serverInfo: { name: 'sft-studio' },
   };
@@ -201,6 +206,13 @@ connection.onHover(({ textDocument, position }) => {
     contents: { kind: MarkupKind.Markdown, value },
     range: { start: { line: position.line, character: 0 }, end: { line: position.line, character: ds.doc.lineText(position.line).length } },
   };
+});
+
+connection.onCodeAction((params: CodeActionParams): CodeAction[] => {
+  const ds = datasets.get(params.textDocument.uri);
+  if (!ds) return [];
+  if (ds.scheduled) lintNow(ds);
+  return codeActions(ds.doc, ds.uri, ds.version, params);
 });
 
 connection.listen();

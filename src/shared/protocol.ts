@@ -24,5 +24,11 @@ export interface ServerInitializationOptions {
   readonly rulesDocUri: string;
 }
 
+/** Code action kind of "Fix all" (so `editor.codeActionsOnSave` can name it). */
+export const FIX_ALL_KIND = 'source.fixAll.sftStudio';
+
+/** Client command that switches a document's line endings to LF (the crlf fix). */
+export const USE_LF_COMMAND = 'sftStudio.useLf';
+
 /** The settings section both sides read. */
 export const SETTINGS_SECTION = 'sftStudio';

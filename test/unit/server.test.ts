@@ -3,7 +3,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  ConfigurationRequest, DidChangeConfigurationNotification, DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, HoverRequest,
+  CodeAction, CodeActionRequest, ConfigurationRequest, DidChangeConfigurationNotification, TextDocumentEdit, TextEdit, DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, HoverRequest,
   InitializeRequest, InitializedNotification, MarkupContent, ProtocolConnection, PublishDiagnosticsNotification, PublishDiagnosticsParams,
   StreamMessageReader, StreamMessageWriter, createProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
@@ -96,6 +96,23 @@ describe('language server over stdio', () => {
     assert.match(md, /\\<b\\>x\\<\/b\\>/, 'dataset text is escaped, never markup');
     assert.match(md, /\*\*2 problems\*\*/);
     assert.match(md, /error `role-order`: the sample starts with a "model" turn/);
+  });
+
+  test('quick fixes and fix-all name the document version they were made for', async () => {
+    const fixUri = 'file:///nowhere/fix.jsonl';
+    const text = [vertex([['user', 'q'], ['assistant', 'a']]), '', vertex([['user', 'q'], ['model', 'a']])].join('\n') + '\n';
+    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: fixUri, languageId: 'jsonl', version: 7, text } });
+    const p = await waitFor(published, (x) => x.uri === fixUri && x.version === 7);
+    const role = p.diagnostics.find((d) => d.code === 'invalid-role')!;
+    const actions = (await conn.sendRequest(CodeActionRequest.type, { textDocument: { uri: fixUri }, range: role.range, context: { diagnostics: [role] } })) as CodeAction[];
+    assert.deepEqual(actions.map((a) => [a.title, a.isPreferred ?? false]), [['Rename role "assistant" to "model"', true], ['Fix all SFT Studio problems that have a safe fix (2)', false]]);
+    const change = actions[0]!.edit!.documentChanges![0] as TextDocumentEdit;
+    assert.deepEqual(change.textDocument, { uri: fixUri, version: 7 });
+    assert.equal((change.edits[0] as TextEdit).newText, vertex([['user', 'q'], ['model', 'a']]));
+    const all = (await conn.sendRequest(CodeActionRequest.type, { textDocument: { uri: fixUri }, range: role.range, context: { diagnostics: [], only: ['source.fixAll'] } })) as CodeAction[];
+    assert.equal(all[0]?.kind, 'source.fixAll.sftStudio');
+    const edits = (all[0]!.edit!.documentChanges![0] as TextDocumentEdit).edits as TextEdit[];
+    assert.deepEqual(edits.map((e) => [e.range.start.line, e.range.end.line, e.newText === '' ? 'delete' : 'replace']), [[0, 0, 'replace'], [1, 2, 'delete']]);
   });
 
   test('settings change severities and pin formats', async () => {

@@ -1,0 +1,69 @@
+/**
+ * Light-bulb fixes and "Fix all" for a dataset. Every edit names the document
+ * version it was computed for, so the editor refuses it once the text has moved on.
+ */
+import { CodeAction, CodeActionKind, CodeActionParams, Diagnostic, TextDocumentEdit, TextEdit } from 'vscode-languageserver/node';
+import type { DatasetDocument } from '../core/document';
+import { LineFix, RegionEdit, fixAllLines, lineFixes } from '../core/fixes';
+import { FIX_ALL_KIND, USE_LF_COMMAND } from '../shared/protocol';
+
+function lineRangeEdit(doc: DatasetDocument, line: number, endLine: number, newText: string, deleteLines: boolean): TextEdit {
+  const endChar = doc.lineText(endLine).length;
+  if (deleteLines) {
+    if (endLine + 1 < doc.lineCount) return TextEdit.del({ start: { line, character: 0 }, end: { line: endLine + 1, character: 0 } });
+    if (line > 0) return TextEdit.del({ start: { line: line - 1, character: doc.lineText(line - 1).length }, end: { line: endLine, character: endChar } });
+  }
+  return TextEdit.replace({ start: { line, character: 0 }, end: { line: endLine, character: endChar } }, newText);
+}
+
+function regionEdit(doc: DatasetDocument, r: RegionEdit): TextEdit {
+  return lineRangeEdit(doc, r.line, r.endLine, r.lines.join('\n'), r.lines.length === 0);
+}
+
+function versioned(uri: string, version: number, edits: TextEdit[]): CodeAction['edit'] {
+  return { documentChanges: [TextDocumentEdit.create({ uri, version }, edits)] };
+}
+
+export function fixAllAction(doc: DatasetDocument, uri: string, version: number, kind: string): CodeAction | undefined {
+  const lines = Array.from({ length: doc.lineCount }, (_, i) => doc.lineText(i));
+  const { edits, applied } = fixAllLines(lines, doc.context().format);
+  if (applied === 0) return undefined;
+  return { title: `Fix all SFT Studio problems that have a safe fix (${applied})`, kind, edit: versioned(uri, version, edits.map((r) => regionEdit(doc, r))) };
+}
+
+export function codeActions(doc: DatasetDocument, uri: string, version: number, params: CodeActionParams): CodeAction[] {
+  const only = params.context.only;
+  if (only !== undefined && only.some((k) => FIX_ALL_KIND.startsWith(k) && k.startsWith(CodeActionKind.Source))) {
+    const all = fixAllAction(doc, uri, version, FIX_ALL_KIND);
+    return all ? [all] : [];
+  }
+  const actions: CodeAction[] = [];
+  const format = doc.context().format;
+  const byLine = new Map<number, LineFix[]>();
+  const mine = params.context.diagnostics.filter((d) => d.source === 'sft-studio');
+  for (const d of mine) {
+    const line = d.range.start.line;
+    if (d.code === 'crlf') {
+      actions.push({ title: 'Use LF line endings for this file', kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true, command: { title: 'Use LF line endings', command: USE_LF_COMMAND, arguments: [uri] } });
+      continue;
+    }
+    if (line >= doc.lineCount) continue;
+    let fixes = byLine.get(line);
+    if (fixes === undefined) byLine.set(line, (fixes = lineFixes(doc, line, format)));
+    for (const f of fixes) {
+      if (f.code !== d.code || f.span.start !== d.range.start.character) continue;
+      actions.push({
+        title: f.title,
+        kind: CodeActionKind.QuickFix,
+        diagnostics: [d as Diagnostic],
+        isPreferred: f.preferred,
+        edit: versioned(uri, version, [lineRangeEdit(doc, f.line, f.endLine, f.newText, f.deleteLines === true)]),
+      });
+    }
+  }
+  if (mine.length > 0) {
+    const all = fixAllAction(doc, uri, version, CodeActionKind.QuickFix);
+    if (all) actions.push(all);
+  }
+  return actions;
+}
