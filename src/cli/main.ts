@@ -12,9 +12,11 @@ import type { Diagnostic } from '../core/document';
 import { FORMAT_IDS, isFormatId } from '../core/formats';
 import { RawSettings, resolveOptions } from '../core/options';
 import { RULE_IDS, SEVERITY_SETTINGS, isRuleId } from '../core/rules';
+import { fixFile, unifiedDiff, writeFixed } from './fixFile';
 import { FileLintResult, lintFile } from './lintFile';
 
 const USAGE = `Usage: sft-studio lint [options] <files or globs...>
+       sft-studio fix [--write] <files or globs...>
 
 Checks JSONL fine-tuning datasets: broken JSON, schema and format conventions,
 roles, empty turns, system instructions, sample length, line endings.
@@ -30,7 +32,11 @@ Options:
   --no-config               ignore .vscode/settings.json
   -h, --help                show this help
 
-Exit status: 0 when no error was found, 1 when at least one error was, 2 on bad usage or unreadable input.
+fix applies every safe fix (role names, system instructions, merged turns, JSON
+repairs, split and joined lines, BOM, CRLF, blank lines) and prints a unified diff;
+--write changes the files instead. It never deletes a sample.
+
+Exit status (lint): 0 when no error was found, 1 when at least one error was, 2 on bad usage or unreadable input.
 JSON output: an array of {file, line, column, endLine, endColumn, severity, code, message, related?},
 1-based lines and columns; with --summary, {"diagnostics": [...], "files": [{file, format, samples, errors, warnings, infos}]}.`;
 
@@ -146,6 +152,35 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
   return errors > 0 ? 1 : 0;
 }
 
+export async function runFix(argv: string[], write: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      write: { type: 'boolean', default: false },
+      dedupe: { type: 'boolean', default: false },
+      config: { type: 'string' },
+      'no-config': { type: 'boolean', default: false },
+    },
+  });
+  if (values.dedupe) throw new UsageError('--dedupe is not available yet: duplicate detection is not part of this version');
+  if (positionals.length === 0) throw new UsageError('give at least one file or glob');
+  let settings: RawSettings = {};
+  if (values.config !== undefined) settings = readSettingsFile(values.config);
+  else if (!values['no-config'] && existsSync(path.join('.vscode', 'settings.json'))) settings = readSettingsFile(path.join('.vscode', 'settings.json'));
+  for (const file of await expand(positionals)) {
+    const result = await fixFile(file, resolveOptions(settings, path.resolve(file)).options);
+    if (result.titles.length === 0) continue;
+    if (values.write) {
+      await writeFixed(result);
+      process.stderr.write(`${file}: ${result.titles.length} fix${result.titles.length === 1 ? '' : 'es'} written\n`);
+    } else {
+      write(unifiedDiff(result));
+    }
+  }
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const write = (s: string) => {
@@ -153,11 +188,12 @@ export async function main(argv: string[]): Promise<number> {
   };
   try {
     if (command === 'lint') return await runLint(rest, write);
+    if (command === 'fix') return await runFix(rest, write);
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
       write(USAGE + '\n');
       return command === undefined ? 2 : 0;
     }
-    throw new UsageError(`unknown command "${command}" (available: lint)`);
+    throw new UsageError(`unknown command "${command}" (available: lint, fix)`);
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`sft-studio: ${err.message}\n`);

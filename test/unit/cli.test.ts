@@ -98,8 +98,37 @@ describe('sft-studio lint', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--rule nope=error: expected CODE=SEVERITY/);
     r = await cli(['frobnicate']);
-    assert.deepEqual([r.code, r.stderr], [2, 'sft-studio: unknown command "frobnicate" (available: lint)\n']);
+    assert.deepEqual([r.code, r.stderr], [2, 'sft-studio: unknown command "frobnicate" (available: lint, fix)\n']);
   });
+  test('fix prints a unified diff, --write applies it and lint is then clean of fixable problems', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'fix-'));
+    const file = path.join(dir, 'train.jsonl');
+    const original = [
+      '{"contents": [{"role": "user", "parts": [{"text": "q"}]}, {"role": "assistant", "parts": [{"text": "a"}]}]}',
+      '',
+      "{'prompt': 'p', 'completion': 'c'}",
+    ].join('\r\n') + '\r\n';
+    writeFileSync(file, '\ufeff' + original);
+    let r = await cli(['fix', 'train.jsonl'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^--- a\/train\.jsonl/m);
+    assert.match(r.stdout, /^-.*"role": "assistant"/m);
+    assert.match(r.stdout, /^\+.*"role": "model"/m);
+    assert.equal(require('node:fs').readFileSync(file, 'utf8'), '\ufeff' + original, 'without --write the file is untouched');
+    r = await cli(['fix', '--write', 'train.jsonl'], { cwd: dir });
+    assert.equal(r.stderr, 'train.jsonl: 5 fixes written\n');
+    assert.equal(require('node:fs').readFileSync(file, 'utf8'), [
+      '{"contents": [{"role": "user", "parts": [{"text": "q"}]}, {"role": "model", "parts": [{"text": "a"}]}]}',
+      '{"prompt": "p", "completion": "c"}',
+      '',
+    ].join('\n'));
+    r = await cli(['lint', 'train.jsonl'], { cwd: dir });
+    assert.match(r.stdout, /mixed-format/);
+    assert.doesNotMatch(r.stdout, /invalid-role|invalid-json|blank-line|crlf|bom/);
+    r = await cli(['fix', '--dedupe', 'train.jsonl'], { cwd: dir });
+    assert.equal(r.code, 2);
+  });
+
   test('random bytes: diagnostics, no crash', async () => {
     const file = path.join(tmp, 'random.jsonl');
     const buf = Buffer.alloc(256 * 1024);
