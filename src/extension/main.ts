@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { FORMATS, FORMAT_IDS, FormatId } from '../core/formats';
-import { DatasetSummaryNotification, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions, USE_LF_COMMAND } from '../shared/protocol';
+import { DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions, USE_LF_COMMAND } from '../shared/protocol';
 import { DatasetStatusBar } from './statusBar';
 
 /** Owns every disposable of the extension, so deactivation leaves nothing behind. */
@@ -86,6 +86,8 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
   const status = c.push(new DatasetStatusBar());
   c.push(vscode.commands.registerCommand('sftStudio.pinFormat', pinFormat));
   c.push(vscode.commands.registerCommand(USE_LF_COMMAND, useLf));
+  c.push(vscode.commands.registerCommand('sftStudio.fixAll', () =>
+    vscode.commands.executeCommand('editor.action.sourceAction', { kind: FIX_ALL_KIND, apply: 'first' })));
   c.push(vscode.commands.registerCommand('sftStudio.restartServer', async () => {
     await c.client?.restart();
   }));

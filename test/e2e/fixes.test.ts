@@ -1,0 +1,60 @@
+// End to end: light-bulb fixes and "Fix all" in a real VS Code.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  Problem, VSCodeSession, applyQuickFix, findRepoRoot, focusEditor, openFile, runCommand, startVSCode, waitForProblems, withScreenshotOnFailure,
+} from './harness';
+
+const repo = findRepoRoot();
+const line = (role: string, text = 'a') => JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'q' }] }, { role, parts: [{ text }] }] });
+
+describe('quick fixes in VS Code', () => {
+  let vs: VSCodeSession;
+  let workspace: string;
+  const file = () => join(workspace, 'data', 'broken.jsonl');
+
+  before(async () => {
+    workspace = join(mkdtempSync(join(tmpdir(), 'sft-e2e-')), 'fixes');
+    mkdirSync(join(workspace, 'data'), { recursive: true });
+    writeFileSync(file(), [
+      line('assistant', 'first'),
+      "{'contents': [{'role': 'user', 'parts': [{'text': 'q'}]}, {'role': 'model', 'parts': [{'text': 'second'}]},]}",
+      '',
+      line('bot', 'third'),
+    ].join('\n') + '\n');
+    vs = await startVSCode({ workspace, extensionPath: repo });
+  });
+  after(async () => {
+    await vs?.close();
+    if (workspace) rmSync(join(workspace, '..'), { recursive: true, force: true });
+  });
+
+  const step = (name: string, fn: () => Promise<void>) => test(name, () => withScreenshotOnFailure(vs, name, fn));
+  const mine = (ps: Problem[]) => ps.filter((p) => p.file.endsWith('broken.jsonl'));
+
+  step('a light-bulb fix renames the role and its problem goes', async () => {
+    await openFile(vs.page, 'data/broken.jsonl');
+    await waitForProblems(vs.page, (ps) => mine(ps).length === 4);
+    await focusEditor(vs.page);
+    const col = line('assistant').indexOf('"assistant"') + 2;
+    await applyQuickFix(vs.page, 1, col, 'Rename role "assistant" to "model"');
+    const left = await waitForProblems(vs.page, (ps) => mine(ps).length === 3);
+    assert.deepEqual(mine(left).map((p) => p.code).sort(), ['blank-line', 'invalid-json', 'invalid-role']);
+  });
+
+  step('"Fix all" repairs the rest, the Problems panel empties and the text is right', async () => {
+    await focusEditor(vs.page);
+    await runCommand(vs.page, 'SFT Studio: Fix All Safe Problems in This Dataset');
+    await waitForProblems(vs.page, (ps) => mine(ps).length === 0);
+    await runCommand(vs.page, 'File: Save');
+    await vs.page.waitForFunction(() => !document.querySelector('.tabs-container .tab.active.dirty'));
+    assert.equal(readFileSync(file(), 'utf8'), [
+      line('model', 'first'),
+      '{"contents": [{"role": "user", "parts": [{"text": "q"}]}, {"role": "model", "parts": [{"text": "second"}]}]}',
+      line('model', 'third'),
+    ].join('\n') + '\n');
+  });
+});
