@@ -9,7 +9,8 @@
 import { applyEdits, modify } from 'jsonc-parser';
 import JSON5 from 'json5';
 import { isBlank } from './analyze';
-import { FORMATS, FormatId, JsonPath, Turn, detectFormat, extractTurns } from './formats';
+import { convertSample } from './convert';
+import { FORMATS, FormatId, JsonPath, Turn, detectFormat, extractTurns, markerKeyOf } from './formats';
 import { Locator, Span, describeSyntaxError } from './locate';
 import type { RuleId } from './rules';
 
@@ -182,6 +183,19 @@ function schemaFixes(text: string, value: Record<string, unknown>, format: Forma
   return fixes;
 }
 
+/** mixed-format: convert the sample to the file's format, when nothing would be lost. */
+function conversionFixes(text: string, value: Record<string, unknown>, own: FormatId | undefined, fileFormat: FormatId | undefined, line: number): LineFix[] {
+  if (own === undefined || fileFormat === undefined || own === fileFormat) return [];
+  const converted = convertSample(value, fileFormat, own);
+  if (converted.value === undefined || converted.lost.length > 0) return [];
+  const key = markerKeyOf(value, own);
+  const loc = new Locator(text);
+  return [{
+    title: `Convert this sample to ${FORMATS[fileFormat].label}`, code: 'mixed-format', span: key !== undefined ? loc.key([key]) : loc.firstKey(),
+    line, endLine: line, newText: serializeLike(text, converted.value), preferred: true,
+  }];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Repairs of broken JSON
 
@@ -350,9 +364,10 @@ export function lineFixes(src: LineSource, line: number, fileFormat: FormatId | 
     return jsonRepairs(src, line, invalidJsonSpan(body, err));
   }
   if (!isObject(value)) return [];
-  const format = detectFormat(value) ?? fileFormat;
+  const own = detectFormat(value);
+  const format = own ?? fileFormat;
   if (format === undefined) return [];
-  return [...schemaFixes(body, value, format, line), ...roleFixes(body, value, format, line)];
+  return [...schemaFixes(body, value, format, line), ...roleFixes(body, value, format, line), ...conversionFixes(body, value, own, fileFormat, line)];
 }
 
 function invalidJsonSpan(text: string, err: unknown): Span {
