@@ -3,12 +3,14 @@
  *
  *   sft-studio lint [options] <files or globs...>
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseJsonc, ParseError } from 'jsonc-parser';
 import { glob } from 'tinyglobby';
+import { convertLines } from '../core/convert';
 import type { Diagnostic } from '../core/document';
+import { serializeLike } from '../core/fixes';
 import { FORMAT_IDS, isFormatId } from '../core/formats';
 import { RawSettings, resolveOptions } from '../core/options';
 import { RULE_IDS, SEVERITY_SETTINGS, isRuleId } from '../core/rules';
@@ -17,6 +19,7 @@ import { FileLintResult, lintFile } from './lintFile';
 
 const USAGE = `Usage: sft-studio lint [options] <files or globs...>
        sft-studio fix [--write] <files or globs...>
+       sft-studio convert <file> --to FORMAT -o OUT [--force]
 
 Checks JSONL fine-tuning datasets: broken JSON, schema and format conventions,
 roles, empty turns, system instructions, sample length, line endings.
@@ -35,6 +38,10 @@ Options:
 fix applies every safe fix (role names, system instructions, merged turns, JSON
 repairs, split and joined lines, BOM, CRLF, blank lines) and prints a unified diff;
 --write changes the files instead. It never deletes a sample.
+
+convert writes a copy of a dataset in another format (${FORMAT_IDS.join(', ')}) and
+lists on stderr every line that could not be carried over whole (such lines are
+copied as they are). It never writes over the source; --force replaces OUT.
 
 Exit status (lint): 0 when no error was found, 1 when at least one error was, 2 on bad usage or unreadable input.
 JSON output: an array of {file, line, column, endLine, endColumn, severity, code, message, related?},
@@ -181,6 +188,26 @@ export async function runFix(argv: string[], write: (s: string) => void): Promis
   return 0;
 }
 
+export async function runConvert(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { to: { type: 'string' }, output: { type: 'string', short: 'o' }, force: { type: 'boolean', default: false } },
+  });
+  const [file, ...extra] = positionals;
+  if (file === undefined || extra.length > 0) throw new UsageError('convert takes exactly one file');
+  if (!isFormatId(values.to)) throw new UsageError(`--to must be one of ${FORMAT_IDS.join(', ')}`);
+  if (values.output === undefined) throw new UsageError('give the output file with -o OUT');
+  if (path.resolve(values.output) === path.resolve(file)) throw new UsageError('-o must differ from the source: convert never writes over it');
+  if (existsSync(values.output) && !values.force) throw new UsageError(`${values.output} exists: use --force to replace it`);
+  const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
+  const r = convertLines(text.split('\n'), values.to, serializeLike);
+  writeFileSync(values.output, r.lines.join('\n'));
+  for (const p of r.problems) process.stderr.write(`${file}:${p.line + 1}: could not carry over ${p.lost.join('; ')}\n`);
+  process.stderr.write(`${file}: ${r.converted} sample${r.converted === 1 ? '' : 's'} converted to ${values.to} in ${values.output}; ${r.problems.length} line${r.problems.length === 1 ? '' : 's'} not carried over whole\n`);
+  return r.problems.some((p) => p.text === undefined) ? 1 : 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const write = (s: string) => {
@@ -189,11 +216,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'lint') return await runLint(rest, write);
     if (command === 'fix') return await runFix(rest, write);
+    if (command === 'convert') return await runConvert(rest);
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
       write(USAGE + '\n');
       return command === undefined ? 2 : 0;
     }
-    throw new UsageError(`unknown command "${command}" (available: lint, fix)`);
+    throw new UsageError(`unknown command "${command}" (available: lint, fix, convert)`);
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`sft-studio: ${err.message}\n`);

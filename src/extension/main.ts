@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { FORMATS, FORMAT_IDS, FormatId } from '../core/formats';
-import { DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions, USE_LF_COMMAND } from '../shared/protocol';
+import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions, USE_LF_COMMAND } from '../shared/protocol';
 import { DatasetStatusBar } from './statusBar';
 
 /** Owns every disposable of the extension, so deactivation leaves nothing behind. */
@@ -79,6 +79,43 @@ async function useLf(uri: string): Promise<void> {
   await editor.edit((b) => b.setEndOfLine(vscode.EndOfLine.LF));
 }
 
+/** "Convert Dataset To…": a converted copy beside the file; the source is never overwritten. */
+async function convertDataset(c: Context, output: vscode.OutputChannel): Promise<void> {
+  const doc = vscode.window.activeTextEditor?.document;
+  if (doc === undefined || doc.languageId !== LANGUAGE_ID || c.client === undefined) {
+    void vscode.window.showInformationMessage('Open a JSONL dataset to convert it.');
+    return;
+  }
+  type Item = vscode.QuickPickItem & { format: FormatId };
+  const pick = await vscode.window.showQuickPick(
+    FORMAT_IDS.map((f): Item => ({ label: FORMATS[f].label, description: f, format: f })),
+    { title: 'SFT Studio: convert this dataset to…' },
+  );
+  if (pick === undefined) return;
+  const base = doc.uri.path.replace(/(\.[^./]*)?$/, '');
+  const target = doc.uri.with({ path: `${base}.${pick.format}.jsonl` });
+  if (target.toString() === doc.uri.toString()) {
+    void vscode.window.showWarningMessage('The converted copy would replace the dataset itself: rename the file first.');
+    return;
+  }
+  const exists = await vscode.workspace.fs.stat(target).then(() => true, () => false);
+  if (exists) {
+    const answer = await vscode.window.showWarningMessage(`${vscode.workspace.asRelativePath(target)} exists. Replace it?`, { modal: true }, 'Replace');
+    if (answer !== 'Replace') return;
+  }
+  const result = await c.client.sendRequest(ConvertDatasetRequest, { uri: doc.uri.toString(), to: pick.format });
+  await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(result.text));
+  await vscode.window.showTextDocument(target, { viewColumn: vscode.ViewColumn.Beside, preview: false });
+  if (result.problems.length > 0) {
+    output.appendLine(`Converted ${vscode.workspace.asRelativePath(doc.uri)} to ${pick.label}: ${vscode.workspace.asRelativePath(target)}`);
+    for (const p of result.problems) output.appendLine(`  line ${p.line + 1}: ${p.lost.join('; ')}`);
+    const show = await vscode.window.showWarningMessage(`Converted ${result.converted} samples to ${pick.label}; ${result.problems.length} could not be carried over whole.`, 'Show Details');
+    if (show !== undefined) output.show(true);
+  } else {
+    void vscode.window.showInformationMessage(`Converted ${result.converted} samples to ${pick.label}.`);
+  }
+}
+
 export async function activate(extension: vscode.ExtensionContext): Promise<void> {
   const c = new Context(extension);
   ctx = c;
@@ -86,6 +123,8 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
   const status = c.push(new DatasetStatusBar());
   c.push(vscode.commands.registerCommand('sftStudio.pinFormat', pinFormat));
   c.push(vscode.commands.registerCommand(USE_LF_COMMAND, useLf));
+  const output = c.push(vscode.window.createOutputChannel('SFT Studio'));
+  c.push(vscode.commands.registerCommand('sftStudio.convertDataset', () => convertDataset(c, output)));
   c.push(vscode.commands.registerCommand('sftStudio.fixAll', () =>
     vscode.commands.executeCommand('editor.action.sourceAction', { kind: FIX_ALL_KIND, apply: 'first' })));
   c.push(vscode.commands.registerCommand('sftStudio.restartServer', async () => {

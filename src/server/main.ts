@@ -10,6 +10,8 @@ import {
   CodeActionParams,
   Diagnostic as LspDiagnostic,
   DiagnosticSeverity,
+  ErrorCodes,
+  ResponseError,
   DidChangeConfigurationNotification,
   InitializeParams,
   InitializeResult,
@@ -21,7 +23,9 @@ import {
 import { DatasetDocument, Diagnostic, LintResult } from '../core/document';
 import { LintOptions, RawSettings, resolveOptions } from '../core/options';
 import { ruleAnchor } from '../core/rules';
-import { DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
+import { convertLines } from '../core/convert';
+import { serializeLike } from '../core/fixes';
+import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
 import { hoverMarkdown } from './hover';
 import { codeActions } from './codeActions';
 
@@ -213,6 +217,14 @@ connection.onCodeAction((params: CodeActionParams): CodeAction[] => {
   if (!ds) return [];
   if (ds.scheduled) lintNow(ds);
   return codeActions(ds.doc, ds.uri, ds.version, params);
+});
+
+connection.onRequest(ConvertDatasetRequest, ({ uri, to }) => {
+  const ds = datasets.get(uri);
+  if (!ds) throw new ResponseError(ErrorCodes.InvalidParams, `${uri} is not an open dataset`);
+  const lines = Array.from({ length: ds.doc.lineCount }, (_, i) => ds.doc.lineText(i));
+  const r = convertLines(lines, to, serializeLike);
+  return { text: r.lines.join('\n'), converted: r.converted, problems: r.problems.map((p) => ({ line: p.line, lost: p.lost })) };
 });
 
 connection.listen();

@@ -2,7 +2,7 @@
  * Custom messages between the extension and the language server, declared once
  * and imported by both sides. Neither side imports `vscode` here.
  */
-import { NotificationType } from 'vscode-languageserver-protocol';
+import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 import type { FormatId } from '../core/formats';
 import type { LintSummary } from '../core/document';
 
@@ -17,6 +17,22 @@ export interface DatasetSummaryParams extends Omit<LintSummary, 'format'> {
 }
 
 export const DatasetSummaryNotification = new NotificationType<DatasetSummaryParams>('sftStudio/datasetSummary');
+
+export interface ConvertDatasetParams {
+  readonly uri: string;
+  readonly to: FormatId;
+}
+
+export interface ConvertDatasetResult {
+  /** The whole converted file. */
+  readonly text: string;
+  readonly converted: number;
+  /** 0-based lines that could not be carried over whole, and what was lost. */
+  readonly problems: readonly { readonly line: number; readonly lost: readonly string[] }[];
+}
+
+/** Convert an open dataset to another format (the server holds its text; the client writes the copy). */
+export const ConvertDatasetRequest = new RequestType<ConvertDatasetParams, ConvertDatasetResult, void>('sftStudio/convertDataset');
 
 /** Options the client hands the server at start. */
 export interface ServerInitializationOptions {

@@ -98,7 +98,7 @@ describe('sft-studio lint', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--rule nope=error: expected CODE=SEVERITY/);
     r = await cli(['frobnicate']);
-    assert.deepEqual([r.code, r.stderr], [2, 'sft-studio: unknown command "frobnicate" (available: lint, fix)\n']);
+    assert.deepEqual([r.code, r.stderr], [2, 'sft-studio: unknown command "frobnicate" (available: lint, fix, convert)\n']);
   });
   test('fix prints a unified diff, --write applies it and lint is then clean of fixable problems', async () => {
     const dir = mkdtempSync(path.join(tmp, 'fix-'));
@@ -127,6 +127,33 @@ describe('sft-studio lint', () => {
     assert.doesNotMatch(r.stdout, /invalid-role|invalid-json|blank-line|crlf|bom/);
     r = await cli(['fix', '--dedupe', 'train.jsonl'], { cwd: dir });
     assert.equal(r.code, 2);
+  });
+
+  test('convert writes a copy in another format and reports what it could not carry over', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'convert-'));
+    writeFileSync(path.join(dir, 'chat.jsonl'), [
+      '{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}',
+      '{"messages": [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"}, {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a2"}]}',
+      '',
+    ].join('\n'));
+    let r = await cli(['convert', 'chat.jsonl', '--to', 'vertex-gemini', '-o', 'gemini.jsonl'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const out = require('node:fs').readFileSync(path.join(dir, 'gemini.jsonl'), 'utf8') as string;
+    assert.equal(out.split('\n')[0], '{"systemInstruction": {"parts": [{"text": "s"}]}, "contents": [{"role": "user", "parts": [{"text": "q"}]}, {"role": "model", "parts": [{"text": "a"}]}]}');
+    r = await cli(['lint', 'gemini.jsonl'], { cwd: dir });
+    assert.deepEqual([r.code, r.stdout], [0, '']);
+    r = await cli(['convert', 'chat.jsonl', '--to', 'prompt-completion', '-o', 'pc.jsonl'], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, [
+      'chat.jsonl:1: could not carry over the system instruction',
+      'chat.jsonl:2: could not carry over more than one user turn and one model turn; copied as it is',
+      'chat.jsonl: 1 sample converted to prompt-completion in pc.jsonl; 2 lines not carried over whole',
+      '',
+    ].join('\n'));
+    r = await cli(['convert', 'chat.jsonl', '--to', 'alpaca', '-o', 'chat.jsonl'], { cwd: dir });
+    assert.deepEqual([r.code, r.stderr], [2, 'sft-studio: -o must differ from the source: convert never writes over it\n']);
+    r = await cli(['convert', 'chat.jsonl', '--to', 'alpaca', '-o', 'gemini.jsonl'], { cwd: dir });
+    assert.deepEqual([r.code, r.stderr], [2, 'sft-studio: gemini.jsonl exists: use --force to replace it\n']);
   });
 
   test('random bytes: diagnostics, no crash', async () => {
