@@ -4,7 +4,7 @@
  * instruction) are kept as running counts, so a re-lint after a keystroke costs
  * one line's analysis plus one pass over cached results.
  */
-import { LineAnalysis, LineDiagnostic, analyzeLine } from './analyze';
+import { LineAnalysis, LineDiagnostic, analyzeLine, turnsOfLine } from './analyze';
 import { FORMATS, FORMAT_ORDER, FormatId } from './formats';
 import { Locator, Span } from './locate';
 import { LintOptions, effectiveSeverity } from './options';
@@ -367,6 +367,16 @@ export class DatasetDocument {
       }
     }
     return { diagnostics: out, summary: summarize(ctx, this.stats.samples, out), context: ctx };
+  }
+
+  /** The full text of the system instruction most samples use, if there is one. */
+  usualSystemInstruction(): string | undefined {
+    const hash = this.context().system?.hash;
+    if (hash === undefined) return undefined;
+    const line = this.firstLineWithSystem(hash);
+    if (line === undefined) return undefined;
+    const parsed = turnsOfLine(this.lineText(line), this.fileFormat);
+    return parsed?.turns.find((t) => t.kind === 'system')?.text.trim();
   }
 
   private cachedSpans(line: number, a: LineAnalysis): ContextSpans {

@@ -196,6 +196,49 @@ function conversionFixes(text: string, value: Record<string, unknown>, own: Form
   }];
 }
 
+/** A change offered on a sample without a diagnostic behind it (never applied by "Fix all"). */
+export interface SampleRefactor {
+  readonly title: string;
+  readonly line: number;
+  readonly newText: string;
+}
+
+/**
+ * Offered on any sample: give it the system instruction most samples of the file
+ * use when it has none, and trim whitespace around its turns' text.
+ */
+export function sampleRefactors(text: string, line: number, fileFormat: FormatId | undefined, usualSystem: string | undefined): SampleRefactor[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!isObject(value)) return [];
+  const format = detectFormat(value) ?? fileFormat;
+  if (format === undefined) return [];
+  const out: SampleRefactor[] = [];
+  const turns = extractTurns(format, value);
+  if (usualSystem !== undefined && !turns.some((t) => t.kind === 'system')) {
+    const preview = usualSystem.length > 40 ? `${usualSystem.slice(0, 39)}…` : usualSystem;
+    let newText: string | undefined;
+    if (format === 'vertex-gemini') newText = edit(text, [[['systemInstruction'], { parts: [{ text: usualSystem }] }, { first: true }]]);
+    else if (format === 'alpaca') newText = edit(text, [[['system'], usualSystem, { first: true }]]);
+    else if (format !== 'prompt-completion') {
+      const info = FORMATS[format];
+      const roleKey = format === 'sharegpt' ? 'from' : 'role';
+      newText = edit(text, [[[info.turnsKey as string, 0], { [roleKey]: 'system', [turnTextKey(format)]: usualSystem }, { insert: true }]]);
+    }
+    if (newText !== undefined) out.push({ title: `Add the system instruction most samples use ("${preview}")`, line, newText });
+  }
+  const untrimmed = turns.filter((t) => t.textPath !== undefined && t.text !== t.text.trim() && t.text.trim() !== '');
+  if (untrimmed.length > 0) {
+    const newText = edit(text, untrimmed.map((t) => [t.textPath as JsonPath, t.text.trim()] as [JsonPath, unknown]));
+    if (newText !== undefined) out.push({ title: 'Trim whitespace around the text of the turns', line, newText });
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Repairs of broken JSON
 

@@ -4,7 +4,7 @@
  */
 import { CodeAction, CodeActionKind, CodeActionParams, Diagnostic, TextDocumentEdit, TextEdit } from 'vscode-languageserver/node';
 import type { DatasetDocument } from '../core/document';
-import { LineFix, RegionEdit, fixAllLines, lineFixes } from '../core/fixes';
+import { LineFix, RegionEdit, fixAllLines, lineFixes, sampleRefactors } from '../core/fixes';
 import { FIX_ALL_KIND, USE_LF_COMMAND } from '../shared/protocol';
 
 function lineRangeEdit(doc: DatasetDocument, line: number, endLine: number, newText: string, deleteLines: boolean): TextEdit {
@@ -64,6 +64,12 @@ export function codeActions(doc: DatasetDocument, uri: string, version: number, 
   if (mine.length > 0) {
     const all = fixAllAction(doc, uri, version, CodeActionKind.QuickFix);
     if (all) actions.push(all);
+  }
+  const line = params.range.start.line;
+  if (line < doc.lineCount && (only === undefined || only.some((k) => CodeActionKind.RefactorRewrite.startsWith(k)))) {
+    for (const r of sampleRefactors(doc.lineText(line), line, format, doc.usualSystemInstruction())) {
+      actions.push({ title: r.title, kind: CodeActionKind.RefactorRewrite, edit: versioned(uri, version, [lineRangeEdit(doc, line, line, r.newText, false)]) });
+    }
   }
   return actions;
 }

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { analyzeLine } from '../../src/core/analyze';
 import { DatasetDocument } from '../../src/core/document';
 import { FormatId } from '../../src/core/formats';
-import { LineFix, fixAllLines, lineFixes } from '../../src/core/fixes';
+import { LineFix, fixAllLines, lineFixes, sampleRefactors } from '../../src/core/fixes';
 import { DEFAULT_OPTIONS } from '../../src/core/options';
 import { openai, vertex } from './helpers';
 
@@ -156,5 +156,30 @@ describe('fix all', () => {
   test('fixes never touch other lines', () => {
     const lines = [vertex([['user', 'q'], ['assistant', 'a']]), 'unrelated {', vertex([['user', 'q'], ['model', 'a']])];
     for (const f of lineFixes(src(lines), 0, undefined) as LineFix[]) assert.deepEqual([f.line, f.endLine], [0, 0]);
+  });
+});
+
+describe('offered on a sample, never automatic', () => {
+  test('add the usual system instruction to a sample that has none', () => {
+    const doc = new DatasetDocument([
+      vertex([['user', 'q1'], ['model', 'a1']], 'Be brief.'),
+      vertex([['user', 'q2'], ['model', 'a2']], 'Be brief.'),
+      vertex([['user', 'q3'], ['model', 'a3']], 'Be brief.'),
+      vertex([['user', 'q4'], ['model', 'a4']]),
+    ].join('\n'), DEFAULT_OPTIONS);
+    doc.lint();
+    const usual = doc.usualSystemInstruction();
+    assert.equal(usual, 'Be brief.');
+    const [r] = sampleRefactors(doc.lineText(3), 3, 'vertex-gemini', usual);
+    assert.equal(r?.title, 'Add the system instruction most samples use ("Be brief.")');
+    assert.equal(r?.newText, vertex([['user', 'q4'], ['model', 'a4']], 'Be brief.').replace('{"systemInstruction":{"parts":[{"text":"Be brief."}]},', '{"systemInstruction": {"parts":[{"text":"Be brief."}]},'));
+    const [o] = sampleRefactors(openai([['user', 'q'], ['assistant', 'a']]), 0, undefined, 'Be brief.');
+    assert.deepEqual((JSON.parse(o!.newText) as { messages: unknown[] }).messages[0], { role: 'system', content: 'Be brief.' });
+    assert.deepEqual(sampleRefactors(vertex([['user', 'q'], ['model', 'a']], 'Other.'), 0, undefined, 'Be brief.'), []);
+  });
+  test('trim whitespace around turns', () => {
+    const [r] = sampleRefactors(openai([['user', '  q \n'], ['assistant', 'a']]), 0, undefined, undefined);
+    assert.equal(r?.title, 'Trim whitespace around the text of the turns');
+    assert.deepEqual((JSON.parse(r!.newText) as { messages: { content: string }[] }).messages.map((m) => m.content), ['q', 'a']);
   });
 });
