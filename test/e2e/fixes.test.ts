@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  Problem, VSCodeSession, applyQuickFix, findRepoRoot, focusEditor, openFile, runCommand, startVSCode, waitForProblems, withScreenshotOnFailure,
+  Problem, VSCodeSession, applyQuickFix, findRepoRoot, focusEditor, openFile, pickQuickItem, runCommand, startVSCode, waitForProblems, withScreenshotOnFailure,
 } from './harness';
 
 const repo = findRepoRoot();
@@ -56,5 +56,19 @@ describe('quick fixes in VS Code', () => {
       '{"contents": [{"role": "user", "parts": [{"text": "q"}]}, {"role": "model", "parts": [{"text": "second"}]}]}',
       line('model', 'third'),
     ].join('\n') + '\n');
+  });
+
+  step('"Convert Dataset To…" writes a converted copy beside the dataset', async () => {
+    await focusEditor(vs.page);
+    await runCommand(vs.page, 'SFT Studio: Convert Dataset To…');
+    await pickQuickItem(vs.page, 'Prompt/completion');
+    await vs.page.locator('.tabs-container .tab.active[data-resource-name="broken.prompt-completion.jsonl"]').waitFor();
+    assert.equal(readFileSync(join(workspace, 'data', 'broken.prompt-completion.jsonl'), 'utf8'), [
+      '{"prompt":"q","completion":"first"}',
+      '{"prompt": "q", "completion": "second"}',
+      '{"prompt":"q","completion":"third"}',
+      '',
+    ].join('\n'));
+    assert.equal(readFileSync(file(), 'utf8').split('\n').length, 4, 'the source is untouched');
   });
 });
