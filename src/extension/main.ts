@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { FORMATS, FORMAT_IDS, FormatId } from '../core/formats';
-import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions, USE_LF_COMMAND } from '../shared/protocol';
+import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, REMOVE_BOM_COMMAND, ServerInitializationOptions, USE_LF_COMMAND } from '../shared/protocol';
 import { DatasetStatusBar } from './statusBar';
 
 /** Owns every disposable of the extension, so deactivation leaves nothing behind. */
@@ -41,7 +41,7 @@ async function startClient(c: Context, status: DatasetStatusBar): Promise<Langua
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ language: LANGUAGE_ID }],
     initializationOptions,
-    synchronize: { configurationSection: SETTINGS_SECTION },
+    synchronize: { configurationSection: SETTINGS_SECTION, fileEvents: vscode.workspace.createFileSystemWatcher('**/*.{jsonl,ndjson}') },
     diagnosticCollectionName: 'sft-studio',
   };
   const client = new LanguageClient('sftStudio', 'SFT Studio', serverOptions, clientOptions);
@@ -116,6 +116,17 @@ async function convertDataset(c: Context, output: vscode.OutputChannel): Promise
   }
 }
 
+/** The bom fix: VS Code hides the BOM from the text, so rewrite the file's bytes without it. */
+async function removeBom(uri: string): Promise<void> {
+  const target = vscode.Uri.parse(uri);
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
+  if (doc?.isDirty) await doc.save();
+  const bytes = await vscode.workspace.fs.readFile(target);
+  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+    await vscode.workspace.fs.writeFile(target, bytes.subarray(3));
+  }
+}
+
 export async function activate(extension: vscode.ExtensionContext): Promise<void> {
   const c = new Context(extension);
   ctx = c;
@@ -123,6 +134,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
   const status = c.push(new DatasetStatusBar());
   c.push(vscode.commands.registerCommand('sftStudio.pinFormat', pinFormat));
   c.push(vscode.commands.registerCommand(USE_LF_COMMAND, useLf));
+  c.push(vscode.commands.registerCommand(REMOVE_BOM_COMMAND, removeBom));
   const output = c.push(vscode.window.createOutputChannel('SFT Studio'));
   c.push(vscode.commands.registerCommand('sftStudio.convertDataset', () => convertDataset(c, output)));
   c.push(vscode.commands.registerCommand('sftStudio.fixAll', () =>

@@ -5,7 +5,7 @@
 import { CodeAction, CodeActionKind, CodeActionParams, Diagnostic, TextDocumentEdit, TextEdit } from 'vscode-languageserver/node';
 import type { DatasetDocument } from '../core/document';
 import { LineFix, RegionEdit, fixAllLines, lineFixes, sampleRefactors } from '../core/fixes';
-import { FIX_ALL_KIND, USE_LF_COMMAND } from '../shared/protocol';
+import { FIX_ALL_KIND, REMOVE_BOM_COMMAND, USE_LF_COMMAND } from '../shared/protocol';
 
 function lineRangeEdit(doc: DatasetDocument, line: number, endLine: number, newText: string, deleteLines: boolean): TextEdit {
   const endChar = doc.lineText(endLine).length;
@@ -45,6 +45,10 @@ export function codeActions(doc: DatasetDocument, uri: string, version: number, 
     const line = d.range.start.line;
     if (d.code === 'crlf') {
       actions.push({ title: 'Use LF line endings for this file', kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true, command: { title: 'Use LF line endings', command: USE_LF_COMMAND, arguments: [uri] } });
+      continue;
+    }
+    if (d.code === 'bom') {
+      actions.push({ title: 'Save the file without the byte-order mark', kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true, command: { title: 'Remove the BOM', command: REMOVE_BOM_COMMAND, arguments: [uri] } });
       continue;
     }
     if (line >= doc.lineCount) continue;

@@ -187,6 +187,16 @@ connection.onDidSaveTextDocument(async ({ textDocument }) => {
   schedule(ds);
 });
 
+/** A dataset changed on disk (another tool, or the BOM fix): its bytes may have changed without its text. */
+connection.onDidChangeWatchedFiles(async ({ changes }) => {
+  for (const change of changes) {
+    const ds = datasets.get(change.uri);
+    if (!ds) continue;
+    ds.doc.setBom(await fileHasBom(ds.uri));
+    schedule(ds);
+  }
+});
+
 connection.onDidCloseTextDocument(({ textDocument }) => {
   if (!datasets.delete(textDocument.uri)) return;
   void connection.sendDiagnostics({ uri: textDocument.uri, diagnostics: [] });

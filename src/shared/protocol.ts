@@ -46,5 +46,8 @@ export const FIX_ALL_KIND = 'source.fixAll.sftStudio';
 /** Client command that switches a document's line endings to LF (the crlf fix). */
 export const USE_LF_COMMAND = 'sftStudio.useLf';
 
+/** Client command that saves a dataset without its UTF-8 byte-order mark (the bom fix). */
+export const REMOVE_BOM_COMMAND = 'sftStudio.removeBom';
+
 /** The settings section both sides read. */
 export const SETTINGS_SECTION = 'sftStudio';

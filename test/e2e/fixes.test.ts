@@ -25,6 +25,7 @@ describe('quick fixes in VS Code', () => {
       '',
       line('bot', 'third'),
     ].join('\n') + '\n');
+    writeFileSync(join(workspace, 'data', 'bom.jsonl'), '\ufeff' + [line('model'), line('model', 'b')].join('\r\n') + '\r\n');
     vs = await startVSCode({ workspace, extensionPath: repo });
   });
   after(async () => {
@@ -70,5 +71,22 @@ describe('quick fixes in VS Code', () => {
       '',
     ].join('\n'));
     assert.equal(readFileSync(file(), 'utf8').split('\n').length, 4, 'the source is untouched');
+  });
+
+  step('BOM and CRLF fixes rewrite the bytes on disk', async () => {
+    const bom = join(workspace, 'data', 'bom.jsonl');
+    await openFile(vs.page, 'data/bom.jsonl');
+    const ps = await waitForProblems(vs.page, (all) => all.filter((p) => p.file.endsWith('bom.jsonl')).length === 2);
+    assert.deepEqual(ps.filter((p) => p.file.endsWith('bom.jsonl')).map((p) => p.code).sort(), ['bom', 'crlf']);
+    await focusEditor(vs.page);
+    await applyQuickFix(vs.page, 1, 1, 'Save the file without the byte-order mark');
+    await waitForProblems(vs.page, (all) => all.filter((p) => p.file.endsWith('bom.jsonl')).map((p) => p.code).join() === 'crlf');
+    await focusEditor(vs.page);
+    const crlfAt = line('model').length;
+    await applyQuickFix(vs.page, 1, crlfAt, 'Use LF line endings for this file');
+    await waitForProblems(vs.page, (all) => !all.some((p) => p.file.endsWith('bom.jsonl')));
+    await runCommand(vs.page, 'File: Save');
+    await vs.page.waitForFunction(() => !document.querySelector('.tabs-container .tab.active.dirty'));
+    assert.equal(readFileSync(bom, 'utf8'), [line('model'), line('model', 'b')].join('\n') + '\n');
   });
 });
