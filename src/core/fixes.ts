@@ -428,6 +428,8 @@ export interface RegionEdit {
   readonly endLine: number;
   /** Their replacement lines; empty when they are deleted. */
   readonly lines: readonly string[];
+  /** The fixes applied to them, in order. */
+  readonly titles: readonly string[];
 }
 
 export function fixAllLines(lines: readonly string[], fileFormat: FormatId | undefined): { lines: string[]; applied: number; titles: string[]; edits: RegionEdit[] } {
@@ -444,13 +446,14 @@ export function fixAllLines(lines: readonly string[], fileFormat: FormatId | und
     const first = fixes[0] as LineFix;
     if (first.deleteLines) {
       titles.push(first.title);
-      edits.push({ line: i, endLine: first.endLine, lines: [] });
+      edits.push({ line: i, endLine: first.endLine, lines: [], titles: [first.title] });
       i = first.endLine;
       continue;
     }
     let text = first.newText;
     titles.push(first.title);
     const regionStart = i;
+    const regionTitles = titles.length - 1;
     i = first.endLine;
     // Further fixes on the repaired text, one at a time (each is re-derived from the new text).
     for (let guard = 0; guard < 50; guard++) {
@@ -470,7 +473,7 @@ export function fixAllLines(lines: readonly string[], fileFormat: FormatId | und
       if (!changed) break;
     }
     const replaced = text.split('\n');
-    edits.push({ line: regionStart, endLine: i, lines: replaced });
+    edits.push({ line: regionStart, endLine: i, lines: replaced, titles: titles.slice(regionTitles) });
     out.push(...replaced);
   }
   return { lines: out, applied: titles.length, titles, edits };

@@ -183,3 +183,47 @@ describe('offered on a sample, never automatic', () => {
     assert.deepEqual((JSON.parse(r!.newText) as { messages: { content: string }[] }).messages.map((m) => m.content), ['q', 'a']);
   });
 });
+
+describe('fixes on every fixture and sample file', () => {
+  const { readdirSync, readFileSync } = require('node:fs') as typeof import('node:fs');
+  const path = require('node:path') as typeof import('node:path');
+  const root = path.resolve(__dirname, '../../..');
+  const files = [
+    ...readdirSync(path.join(root, 'test/fixtures')).map((f) => path.join(root, 'test/fixtures', f)),
+    ...['gemini/train.jsonl', 'openai/chat.jsonl', 'sharegpt/conversations.jsonl', 'alpaca/instructions.jsonl'].map((f) => path.join(root, 'samples', f)),
+  ].filter((f) => f.endsWith('.jsonl'));
+  const ROLE_WORDS = new Set(['user', 'model', 'assistant', 'system', 'human', 'gpt', 'bot', 'tool']);
+  for (const file of files) {
+    test(path.relative(root, file), () => {
+      const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
+      const lines = text.split('\n');
+      const format = new DatasetDocument(text, DEFAULT_OPTIONS).context().format;
+      const before = new DatasetDocument(text, DEFAULT_OPTIONS).lint().diagnostics;
+      const { lines: out, edits } = fixAllLines(lines, format);
+      const after = new DatasetDocument(out.join('\n'), DEFAULT_OPTIONS).lint().diagnostics;
+      assert.ok(after.length <= before.length, 'fixing never adds problems');
+      for (const e of edits) {
+        const original = lines.slice(e.line, e.endLine + 1).join('\n');
+        for (const l of e.lines) assert.doesNotThrow(() => JSON.parse(l), `fixed line parses: ${l}`);
+        // Every string value of the original (when it parsed) is still there, in order.
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(original);
+        } catch {
+          continue;
+        }
+        const keep = strings(parsed).filter((s) => !ROLE_WORDS.has(s.toLowerCase()) && s.trim() !== '');
+        const got = e.lines.flatMap((l) => strings(JSON.parse(l))).filter((s) => !ROLE_WORDS.has(s.toLowerCase()) && s.trim() !== '');
+        // Moving a system message to the front reorders by design; everything else keeps the order.
+        const reorders = e.titles.some((t) => t.startsWith('Move the system'));
+        const joined = got.join('\u0000');
+        let at = 0;
+        for (const s of keep) {
+          const i = joined.indexOf(s, reorders ? 0 : at);
+          assert.ok(i >= 0, `"${s}" kept${reorders ? '' : ' in order'} in ${e.lines.join(' / ')}`);
+          at = i + s.length;
+        }
+      }
+    });
+  }
+});
