@@ -3,7 +3,7 @@
  * on the line's text, the options and (for a line of no recognisable format) the
  * file's format, so it is cached per line and recomputed only when the line changes.
  */
-import { FORMATS, FormatId, JsonPath, Turn, detectFormat, extractTurns, formatsUsingRole, markerKeyOf } from './formats';
+import { FORMATS, FormatId, JsonPath, Turn, detectFormat, extractTurns, formatsUsingRole, guessKind, intendedRole, markerKeyOf } from './formats';
 import { Locator, Span, describeSyntaxError } from './locate';
 import type { LintOptions } from './options';
 import type { RuleId } from './rules';
@@ -74,12 +74,6 @@ const invalid = (diagnostics: LineDiagnostic[], chars: number): LineAnalysis => 
   kind: 'invalid', ownFormat: undefined, checkedAs: undefined, diagnostics, system: undefined, markerKey: undefined, turns: 0, chars, tokens: 0,
 });
 
-const ALIASES: Readonly<Record<string, 'user' | 'model' | 'system'>> = {
-  bot: 'model', ai: 'model', chatbot: 'model', gpt: 'model', assistant: 'model', model: 'model', response: 'model',
-  human: 'user', user: 'user', customer: 'user', question: 'user',
-  system: 'system', developer: 'system',
-};
-
 function roleSuggestion(format: FormatId, role: string): string {
   const info = FORMATS[format];
   const lower = role.trim().toLowerCase();
@@ -87,8 +81,7 @@ function roleSuggestion(format: FormatId, role: string): string {
     return `role names are lowercase: use "${lower}"`;
   }
   const owners = formatsUsingRole(lower).filter((f) => f !== format);
-  const kind = Object.prototype.hasOwnProperty.call(ALIASES, lower) ? ALIASES[lower] : undefined;
-  const ownName = kind !== undefined ? info.roleNames[kind] : undefined;
+  const ownName = intendedRole(format, role);
   const known = Object.keys(info.roles).map((r) => `"${r}"`).join(', ');
   if (ownName !== undefined && ownName !== role) {
     const whose = owners.length > 0 ? ` ("${role}" is ${FORMATS[owners[0] as FormatId].label}'s)` : '';
@@ -139,8 +132,7 @@ function conventionDiagnostics(format: FormatId, turns: readonly Turn[], loc: Lo
   const guessed: Turn[] = [];
   for (const t of turns) {
     if (t.implicit) continue;
-    const lower = t.role.trim().toLowerCase();
-    const kind = t.kind ?? (Object.prototype.hasOwnProperty.call(ALIASES, lower) ? ALIASES[lower] : undefined);
+    const kind = t.kind ?? guessKind(t.role);
     if (kind === undefined) return;
     if (kind !== 'system') guessed.push(kind === t.kind ? t : { ...t, kind });
   }

@@ -69,8 +69,8 @@ export function toConversation(format: FormatId, value: Record<string, unknown>)
     case 'openai-chat':
     case 'sharegpt':
     case 'conversation': {
-      const roleKey = format === 'sharegpt' ? 'from' : 'role';
-      const textKey = format === 'openai-chat' ? 'content' : format === 'sharegpt' ? 'value' : 'message';
+      const roleKey = info.roleKey as string;
+      const textKey = info.textKey as string;
       if (format === 'sharegpt' && typeof value.system === 'string') addSystem(value.system);
       if (format === 'openai-chat' && Array.isArray(value.tools)) lost.push('the `tools` definitions');
       const list = value[info.turnsKey as string];
@@ -137,8 +137,8 @@ export function fromConversation(format: FormatId, conv: Conversation): Converte
     }
     case 'sharegpt':
     case 'conversation': {
-      const roleKey = format === 'sharegpt' ? 'from' : 'role';
-      const textKey = format === 'sharegpt' ? 'value' : 'message';
+      const roleKey = info.roleKey as string;
+      const textKey = info.textKey as string;
       const list: Record<string, unknown>[] = [];
       if (conv.system !== undefined) list.push({ [roleKey]: 'system', [textKey]: conv.system });
       for (const t of conv.turns) {

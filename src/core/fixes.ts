@@ -10,7 +10,7 @@ import { applyEdits, modify } from 'jsonc-parser';
 import JSON5 from 'json5';
 import { isBlank } from './analyze';
 import { convertSample } from './convert';
-import { FORMATS, FormatId, JsonPath, Turn, detectFormat, extractTurns, markerKeyOf } from './formats';
+import { FORMATS, FormatId, JsonPath, Turn, detectFormat, extractTurns, intendedRole, markerKeyOf } from './formats';
 import { Locator, Span, describeSyntaxError } from './locate';
 import type { RuleId } from './rules';
 
@@ -59,27 +59,6 @@ function edit(text: string, changes: readonly [JsonPath, unknown, { first?: bool
 // ---------------------------------------------------------------------------------------------
 // Fixes on lines that parse
 
-const ROLE_ALIASES: Readonly<Record<string, 'user' | 'model' | 'system' | 'tool'>> = {
-  bot: 'model', ai: 'model', chatbot: 'model', gpt: 'model', assistant: 'model', model: 'model', response: 'model',
-  human: 'user', user: 'user', customer: 'user', question: 'user',
-  system: 'system', developer: 'system', tool: 'tool', function: 'tool', observation: 'tool',
-};
-
-/** The name this format gives the role someone meant by `role`, if it can tell. */
-export function intendedRole(format: FormatId, role: string): string | undefined {
-  const info = FORMATS[format];
-  const lower = role.trim().toLowerCase();
-  if (Object.prototype.hasOwnProperty.call(info.roles, lower)) return lower;
-  const kind = Object.prototype.hasOwnProperty.call(ROLE_ALIASES, lower) ? ROLE_ALIASES[lower] : undefined;
-  if (kind === undefined || (format === 'vertex-gemini' && kind === 'system')) return undefined;
-  return info.roleNames[kind];
-}
-
-/** The text-bearing value of a turn object, as the format keeps it. */
-function turnTextKey(format: FormatId): string {
-  return format === 'vertex-gemini' ? 'parts' : format === 'openai-chat' ? 'content' : format === 'sharegpt' ? 'value' : 'message';
-}
-
 function mergedValue(format: FormatId, a: unknown, b: unknown): unknown {
   if (format === 'vertex-gemini') return [...(Array.isArray(a) ? a : []), ...(Array.isArray(b) ? b : [])];
   if (typeof a === 'string' && typeof b === 'string') return a === '' ? b : b === '' ? a : `${a}\n\n${b}`;
@@ -98,7 +77,7 @@ function roleFixes(text: string, value: Record<string, unknown>, format: FormatI
   const fix = (title: string, code: RuleId, span: Span, newText: string | undefined, preferred = true) => {
     if (newText !== undefined && newText !== text) fixes.push({ title, code, span, line, endLine: line, newText, preferred });
   };
-  const textKey = turnTextKey(format);
+  const textKey = info.textKey as string;
   // invalid-role: rename to what the format calls it.
   for (const t of turns) {
     if (t.kind !== undefined) continue;
@@ -226,8 +205,7 @@ export function sampleRefactors(text: string, line: number, fileFormat: FormatId
     else if (format === 'alpaca') newText = edit(text, [[['system'], usualSystem, { first: true }]]);
     else if (format !== 'prompt-completion') {
       const info = FORMATS[format];
-      const roleKey = format === 'sharegpt' ? 'from' : 'role';
-      newText = edit(text, [[[info.turnsKey as string, 0], { [roleKey]: 'system', [turnTextKey(format)]: usualSystem }, { insert: true }]]);
+      newText = edit(text, [[[info.turnsKey as string, 0], { [info.roleKey as string]: 'system', [info.textKey as string]: usualSystem }, { insert: true }]]);
     }
     if (newText !== undefined) out.push({ title: `Add the system instruction most samples use ("${preview}")`, line, newText });
   }

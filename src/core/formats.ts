@@ -49,6 +49,9 @@ export interface FormatInfo {
   readonly systemPlacement: 'first-turn' | 'key' | 'none';
   /** Key of the turn list, for role-based formats. */
   readonly turnsKey: string | undefined;
+  /** In each turn of the list: the key of its role and of its text (`parts` for Vertex). */
+  readonly roleKey: string | undefined;
+  readonly textKey: string | undefined;
 }
 
 export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
@@ -60,6 +63,8 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     roleNames: { user: 'user', model: 'model', system: 'systemInstruction' },
     systemPlacement: 'key',
     turnsKey: 'contents',
+    roleKey: 'role',
+    textKey: 'parts',
   },
   'openai-chat': {
     id: 'openai-chat',
@@ -69,6 +74,8 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     roleNames: { system: 'system', user: 'user', model: 'assistant', tool: 'tool' },
     systemPlacement: 'first-turn',
     turnsKey: 'messages',
+    roleKey: 'role',
+    textKey: 'content',
   },
   sharegpt: {
     id: 'sharegpt',
@@ -78,6 +85,8 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     roleNames: { system: 'system', user: 'human', model: 'gpt', tool: 'observation' },
     systemPlacement: 'first-turn',
     turnsKey: 'conversations',
+    roleKey: 'from',
+    textKey: 'value',
   },
   alpaca: {
     id: 'alpaca',
@@ -87,6 +96,8 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     roleNames: { system: 'system', user: 'instruction', model: 'output' },
     systemPlacement: 'key',
     turnsKey: undefined,
+    roleKey: undefined,
+    textKey: undefined,
   },
   'prompt-completion': {
     id: 'prompt-completion',
@@ -96,6 +107,8 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     roleNames: { user: 'prompt', model: 'completion' },
     systemPlacement: 'none',
     turnsKey: undefined,
+    roleKey: undefined,
+    textKey: undefined,
   },
   conversation: {
     id: 'conversation',
@@ -105,6 +118,8 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     roleNames: { system: 'system', user: 'human', model: 'assistant' },
     systemPlacement: 'first-turn',
     turnsKey: 'conversation',
+    roleKey: 'role',
+    textKey: 'message',
   },
 };
 
@@ -218,8 +233,8 @@ export function extractTurns(format: FormatId, value: Record<string, unknown>): 
     case 'openai-chat':
     case 'sharegpt':
     case 'conversation': {
-      const roleKey = format === 'sharegpt' ? 'from' : 'role';
-      const textKey = format === 'openai-chat' ? 'content' : format === 'sharegpt' ? 'value' : 'message';
+      const roleKey = info.roleKey as string;
+      const textKey = info.textKey as string;
       const listKey = info.turnsKey as string;
       if (format === 'sharegpt' && typeof value.system === 'string') {
         turns.push({
@@ -280,6 +295,29 @@ export function extractTurns(format: FormatId, value: Record<string, unknown>): 
     }
   }
   return turns;
+}
+
+/** What people mean by role names of any format, and common stand-ins ("bot", "ai"). */
+export const ROLE_ALIASES: Readonly<Record<string, TurnKind>> = {
+  bot: 'model', ai: 'model', chatbot: 'model', gpt: 'model', assistant: 'model', model: 'model', response: 'model',
+  human: 'user', user: 'user', customer: 'user', question: 'user',
+  system: 'system', developer: 'system', tool: 'tool', function: 'tool', observation: 'tool',
+};
+
+/** The kind of turn a role name of any format most likely means. */
+export function guessKind(role: string): TurnKind | undefined {
+  const lower = role.trim().toLowerCase();
+  return Object.prototype.hasOwnProperty.call(ROLE_ALIASES, lower) ? ROLE_ALIASES[lower] : undefined;
+}
+
+/** The name this format gives the role someone meant by `role`, if it can tell. */
+export function intendedRole(format: FormatId, role: string): string | undefined {
+  const info = FORMATS[format];
+  const lower = role.trim().toLowerCase();
+  if (Object.prototype.hasOwnProperty.call(info.roles, lower)) return lower;
+  const kind = guessKind(role);
+  if (kind === undefined || (format === 'vertex-gemini' && kind === 'system')) return undefined;
+  return info.roleNames[kind];
 }
 
 /** Which format a role name belongs to, to explain a wrong one ("`assistant` is OpenAI's"). */
