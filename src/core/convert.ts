@@ -3,7 +3,7 @@
  * instruction and a list of turns. What the target format cannot hold is
  * reported, never dropped silently.
  */
-import { FORMATS, FormatId, detectFormat } from './formats';
+import { FORMATS, FormatId, detectFormat, extractTurns } from './formats';
 
 export type ConvRole = 'user' | 'model' | 'tool';
 
@@ -20,88 +20,23 @@ export interface Conversation {
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-function partsToText(parts: unknown, lost: string[], where: string): string {
-  if (!Array.isArray(parts)) return '';
-  const texts: string[] = [];
-  for (const p of parts) {
-    if (isObject(p) && typeof p.text === 'string') texts.push(p.text);
-    else if (isObject(p)) lost.push(`${where}: a ${Object.keys(p)[0] ?? 'non-text'} part`);
-  }
-  return texts.join('\n');
-}
-
-function contentToText(content: unknown, lost: string[], where: string): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    const texts: string[] = [];
-    for (const p of content) {
-      if (isObject(p) && typeof p.text === 'string') texts.push(p.text);
-      else lost.push(`${where}: a non-text content part`);
-    }
-    return texts.join('\n');
-  }
-  return '';
-}
-
-/** Read a sample of `format` into the neutral shape. */
+/** Read a sample of `format` into the neutral shape (from the same turns the rules read). */
 export function toConversation(format: FormatId, value: Record<string, unknown>): Conversation {
   const lost: string[] = [];
   const turns: ConvTurn[] = [];
   let system: string | undefined;
-  const addSystem = (t: string) => {
-    system = system === undefined ? t : `${system}\n\n${t}`;
-  };
-  const info = FORMATS[format];
-  switch (format) {
-    case 'vertex-gemini': {
-      if (isObject(value.systemInstruction)) addSystem(partsToText(value.systemInstruction.parts, lost, 'systemInstruction'));
-      (Array.isArray(value.contents) ? value.contents : []).forEach((t, i) => {
-        if (!isObject(t)) return;
-        const kind = typeof t.role === 'string' ? info.roles[t.role] : undefined;
-        const text = partsToText(t.parts, lost, `turn ${i + 1}`);
-        if (kind === 'user' || kind === 'model') turns.push({ role: kind, text });
-        else lost.push(`turn ${i + 1}: role ${JSON.stringify(t.role)}`);
-      });
-      break;
+  if (format === 'openai-chat' && Array.isArray(value.tools)) lost.push('the `tools` definitions');
+  for (const t of extractTurns(format, value)) {
+    const where = typeof t.turnPath[1] === 'number' ? `turn ${t.turnPath[1] + 1}` : `\`${String(t.turnPath[0])}\``;
+    if (t.hasNonText) {
+      const turn = t.implicit ? undefined : (value[FORMATS[format].turnsKey as string] as unknown[])[t.turnPath[1] as number];
+      const toolCalls = isObject(turn) && Array.isArray(turn.tool_calls) && turn.tool_calls.length > 0;
+      lost.push(`${where}: ${toolCalls ? 'tool calls' : 'content other than text (a file, a function call)'}`);
     }
-    case 'openai-chat':
-    case 'sharegpt':
-    case 'conversation': {
-      const roleKey = info.roleKey as string;
-      const textKey = info.textKey as string;
-      if (format === 'sharegpt' && typeof value.system === 'string') addSystem(value.system);
-      if (format === 'openai-chat' && Array.isArray(value.tools)) lost.push('the `tools` definitions');
-      const list = value[info.turnsKey as string];
-      (Array.isArray(list) ? list : []).forEach((t, i) => {
-        if (!isObject(t)) return;
-        const role = typeof t[roleKey] === 'string' ? (t[roleKey] as string) : '';
-        const kind = Object.prototype.hasOwnProperty.call(info.roles, role) ? info.roles[role] : undefined;
-        const text = contentToText(t[textKey], lost, `turn ${i + 1}`);
-        if (format === 'openai-chat' && Array.isArray(t.tool_calls) && t.tool_calls.length > 0) lost.push(`turn ${i + 1}: tool calls`);
-        if (kind === 'system') addSystem(text);
-        else if (kind !== undefined) turns.push({ role: kind, text });
-        else lost.push(`turn ${i + 1}: role ${JSON.stringify(role)}`);
-      });
-      break;
-    }
-    case 'alpaca': {
-      if (typeof value.system === 'string') addSystem(value.system);
-      (Array.isArray(value.history) ? value.history : []).forEach((pair) => {
-        if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string') {
-          turns.push({ role: 'user', text: pair[0] }, { role: 'model', text: pair[1] });
-        }
-      });
-      const instruction = str(value.instruction) ?? '';
-      const input = str(value.input) ?? '';
-      turns.push({ role: 'user', text: input ? `${instruction}\n\n${input}` : instruction });
-      turns.push({ role: 'model', text: str(value.output) ?? '' });
-      break;
-    }
-    case 'prompt-completion':
-      turns.push({ role: 'user', text: str(value.prompt) ?? '' }, { role: 'model', text: str(value.completion) ?? '' });
-      break;
+    if (t.kind === 'system') system = system === undefined ? t.text : `${system}\n\n${t.text}`;
+    else if (t.kind !== undefined) turns.push({ role: t.kind, text: t.text });
+    else lost.push(`${where}: role ${JSON.stringify(t.role)}`);
   }
   return { system, turns, lost };
 }
