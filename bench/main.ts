@@ -19,6 +19,7 @@ import {
 import { lintFile } from '../src/cli/lintFile';
 import { DatasetDocument } from '../src/core/document';
 import { DEFAULT_OPTIONS } from '../src/core/options';
+import { runDedupeBench } from './dedupe';
 import { rng, writeDataset } from './generate';
 
 const LINES = Number(process.env.BENCH_LINES ?? 100_000);
@@ -146,7 +147,9 @@ async function main(): Promise<void> {
 
   process.stdout.write('3. memory held by the server for the document\n');
   process.stdout.write(`   baseline: file size                         ${mb(size)}\n`);
-  process.stdout.write(`   text + per-line analyses after a full lint  ${mb(held)}  (${(held / size).toFixed(2)}× the file; target < 3×)\n`);
+  process.stdout.write(`   text + per-line analyses after a full lint  ${mb(held)}  (${(held / size).toFixed(2)}× the file; target < 3×)\n\n`);
+
+  if (process.env.BENCH_SKIP_DEDUPE !== '1') await runDedupeBench();
 }
 
 main().catch((err: unknown) => {
