@@ -4,14 +4,16 @@
  * whole file's context (another format than the file's, an unusual system
  * instruction, no format of their own) are read again by offset at the end.
  */
-import { createReadStream, promises as fs } from 'node:fs';
+import { closeSync, createReadStream, openSync, promises as fs, readSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { LineAnalysis, analyzeLine } from '../core/analyze';
 import {
-  Diagnostic, FileContext, FileStats, LintSummary, blankLineDiagnostic, bomDiagnostic, contextDiagnostics, spansFromText, crlfDiagnostic, summarize, toDiagnostic,
+  Diagnostic, FileContext, FileStats, LintSummary, blankLineDiagnostic, bomDiagnostic, contextDiagnostics, duplicateDiagnostic, spansFromText, crlfDiagnostic, summarize, toDiagnostic,
 } from '../core/document';
 import type { LintOptions } from '../core/options';
-import { FORMAT_ORDER } from '../core/formats';
+import { Cluster, DuplicateIndex, dedupeTextOfLine } from '../core/dedupe';
+import { FORMATS, FORMAT_ORDER, FormatId } from '../core/formats';
+import { Locator, Span } from '../core/locate';
 
 export interface FileLintResult {
   readonly file: string;
@@ -72,6 +74,17 @@ export async function lintFile(file: string, options: LintOptions): Promise<File
   let pendingBytes = 0;
   let oversize = false;
 
+  // Duplicates: the index keeps no texts; it reads a line back from the file when it must compare it.
+  const fd = openSync(file, 'r');
+  const lineAt = (line: number, maxBytes = Number.POSITIVE_INFINITY): string => {
+    const skip = line === 0 && bom ? 3 : 0;
+    const buf = Buffer.alloc(Math.max(0, Math.min(maxBytes, lengths.get(line) - skip)));
+    readSync(fd, buf, 0, buf.length, offsets.get(line) + skip);
+    const text = buf.toString('utf8');
+    return text.endsWith('\r') ? text.slice(0, -1) : text;
+  };
+  const dup = new DuplicateIndex({ ...options.dedupe, source: (id) => dedupeTextOfLine(lineAt(id), options.dedupe.turns) });
+
   const finishLine = (bytes: Buffer | undefined, byteLength: number): void => {
     const line = lineNo++;
     offsets.push(position);
@@ -107,6 +120,7 @@ export async function lintFile(file: string, options: LintOptions): Promise<File
     }
     const a = analyzeLine(text, options, undefined);
     stats.add(a);
+    if (a.kind === 'sample') dup.set(line, dedupeTextOfLine(text, options.dedupe.turns));
     kinds.push(a.kind === 'blank' ? KIND_BLANK : a.kind === 'invalid' ? KIND_INVALID : KIND_SAMPLE);
     formats.push(a.ownFormat !== undefined ? FORMAT_ORDER.indexOf(a.ownFormat) : NO_FORMAT);
     systems.push(a.system !== undefined ? a.system.hash : NaN);
@@ -178,6 +192,19 @@ export async function lintFile(file: string, options: LintOptions): Promise<File
         add(i, ld, example !== undefined ? [{ line: example, message: 'the system instruction most samples use' }] : undefined);
       }
     }
+    // Duplicate clusters: each member names its twins.
+    const sortedMembers = new Map<number, readonly number[]>();
+    const memberLines = (c: Cluster) => {
+      let lines = sortedMembers.get(c.key);
+      if (lines === undefined) sortedMembers.set(c.key, (lines = [...c.members].sort((x, y) => x - y)));
+      return lines;
+    };
+    for (let i = 0; i < lineNo; i++) {
+      if (kinds.get(i) !== KIND_SAMPLE || dup.clusterOf(i) === undefined) continue;
+      const fmt = formats.get(i);
+      const d = duplicateDiagnostic(dup, i, (x) => (x < lineNo ? x : undefined), markerSpan(lineAt(i, MARKER_WINDOW), lengths.get(i) > MARKER_WINDOW, fmt === NO_FORMAT ? undefined : FORMAT_ORDER[fmt]), memberLines);
+      if (d !== undefined) add(i, d.diagnostic, d.related);
+    }
     if (firstCrlf >= 0) {
       const skip = firstCrlf === 0 && bom ? 3 : 0;
       const len = await lineLength(handle, offsets.get(firstCrlf) + skip, lengths.get(firstCrlf) - 1 - skip);
@@ -185,6 +212,7 @@ export async function lintFile(file: string, options: LintOptions): Promise<File
     }
   } finally {
     await handle.close();
+    closeSync(fd);
   }
   out.sort((x, y) => x.line - y.line || x.column - y.column);
   return { file, diagnostics: out, summary: summarize(ctx, stats.samples, out), context: ctx };
@@ -196,3 +224,21 @@ async function lineLength(handle: fs.FileHandle, offset: number, byteLength: num
   if (byteLength > 1 << 20) return byteLength;
   return (await readLineAt(handle, offset, byteLength)).length;
 }
+
+/** Bytes of a line read back to place a duplicate's squiggle. */
+const MARKER_WINDOW = 64 * 1024;
+
+/**
+ * Where a duplicate is squiggled: the key that gave its format away, as in the editor.
+ * For a line longer than the window read back, the first occurrence of the key's text.
+ */
+function markerSpan(text: string, truncated: boolean, format: FormatId | undefined): Span {
+  const key = format !== undefined ? FORMATS[format].markerKeys.find((k) => text.includes(`"${k}"`)) : undefined;
+  if (truncated) {
+    const at = key !== undefined ? text.indexOf(`"${key}"`) : -1;
+    return at >= 0 ? { start: at, end: at + (key as string).length + 2 } : { start: 0, end: 1 };
+  }
+  const loc = new Locator(text.replace(/^\uFEFF/, ' '));
+  return key !== undefined ? loc.key([key]) : loc.firstKey();
+}
+

@@ -77,7 +77,7 @@ function readSettingsFile(file: string): RawSettings {
   const obj = value as Record<string, unknown>;
   const nested = typeof obj.sftStudio === 'object' && obj.sftStudio !== null ? (obj.sftStudio as Record<string, unknown>) : {};
   const pick = (k: keyof RawSettings) => obj[`sftStudio.${k}`] ?? nested[k];
-  return { rules: pick('rules'), formats: pick('formats'), targetModel: pick('targetModel'), tokenLimits: pick('tokenLimits'), maxLineLength: pick('maxLineLength') };
+  return { rules: pick('rules'), formats: pick('formats'), targetModel: pick('targetModel'), tokenLimits: pick('tokenLimits'), maxLineLength: pick('maxLineLength'), duplicates: pick('duplicates') };
 }
 
 async function expand(patterns: string[]): Promise<string[]> {

@@ -6,6 +6,7 @@
  */
 import { LineAnalysis, LineDiagnostic, analyzeLine, turnsOfLine } from './analyze';
 import { FORMATS, FORMAT_ORDER, FormatId } from './formats';
+import { Cluster, DedupeText, DuplicateIndex, DuplicateView, Twin, dedupeTextOfLine } from './dedupe';
 import { Locator, Span } from './locate';
 import { LintOptions, effectiveSeverity } from './options';
 import { RULE_IDS, RuleId, Severity } from './rules';
@@ -144,6 +145,59 @@ export function contextDiagnostics(a: LineAnalysis, ctx: FileContext, spans: Con
   return out;
 }
 
+const NO_DIAGNOSTICS: readonly Diagnostic[] = Object.freeze([]);
+
+/** At most this many twins are linked from one duplicate diagnostic. */
+const MAX_RELATED_TWINS = 20;
+
+/**
+ * The diagnostic of a sample that has twins: "duplicate of line N" or "near duplicate
+ * of line N (similarity 0.91)", linked to every twin. Shared by the editor and the CLI.
+ */
+export function duplicateDiagnostic(
+  view: DuplicateView, id: number, lineOf: (id: number) => number | undefined, span: Span,
+  memberLines: (cluster: Cluster) => readonly number[],
+): { diagnostic: LineDiagnostic; related: RelatedLine[] } | undefined {
+  const own = lineOf(id);
+  const cluster = view.clusterOf(id);
+  if (own === undefined || cluster === undefined) return undefined;
+  if (cluster.exact) {
+    // A group of exact copies, possibly thousands: its members' lines, sorted once per cluster.
+    const lines = memberLines(cluster);
+    const others: number[] = [];
+    for (const l of lines) {
+      if (l !== own) others.push(l);
+      if (others.length >= MAX_RELATED_TWINS) break;
+    }
+    if (others.length === 0) return undefined;
+    const more = lines.length > 2 ? ` and ${lines.length - 2} more` : '';
+    return {
+      diagnostic: { ...span, code: 'duplicate', message: `duplicate of line ${(others[0] as number) + 1}${more}` },
+      related: others.map((l) => ({ line: l, message: 'exact duplicate' })),
+    };
+  }
+  const twins = view.twinsOf(id)
+    .map((t) => ({ ...t, line: lineOf(t.id) }))
+    .filter((t): t is Twin & { line: number } => t.line !== undefined)
+    .sort((x, y) => Number(y.exact) - Number(x.exact) || y.similarity - x.similarity || x.line - y.line);
+  const best = twins[0];
+  if (best === undefined) return undefined;
+  const related: RelatedLine[] = twins
+    .slice(0, MAX_RELATED_TWINS)
+    .map((t) => ({ line: t.line, message: t.exact ? 'exact duplicate' : `near duplicate (similarity ${t.similarity.toFixed(2)})` }));
+  const exactCount = twins.filter((t) => t.exact).length;
+  if (exactCount > 0) {
+    const more = exactCount > 1 ? ` and ${exactCount - 1} more` : '';
+    return { diagnostic: { ...span, code: 'duplicate', message: `duplicate of line ${best.line + 1}${more}` }, related };
+  }
+  const size = cluster.members.length;
+  const clusterNote = size > 2 ? `; ${size} samples in its cluster` : '';
+  return {
+    diagnostic: { ...span, code: 'near-duplicate', message: `near duplicate of line ${best.line + 1} (similarity ${best.similarity.toFixed(2)})${clusterNote}` },
+    related,
+  };
+}
+
 export function toDiagnostic(line: number, d: LineDiagnostic, options: LintOptions, related?: readonly RelatedLine[]): Diagnostic | undefined {
   return withSeverity(line, d, effectiveSeverity(options, d.code), related);
 }
@@ -209,6 +263,15 @@ export interface TextEdit {
 export class DatasetDocument {
   private lines: string[];
   private results: (LineAnalysis | undefined)[];
+  /** A stable id per line for the duplicate index: an edited line gets a new one, a moved line keeps its own. */
+  private ids: number[];
+  private nextId = 0;
+  private dup: DuplicateIndex;
+  private lineOfId = new Map<number, number>();
+  private lineOfIdStale = true;
+  private pendingDeletes: number[] = [];
+  /** A line's duplicate diagnostics, valid while its findings, its line and its closest twin's line stay. */
+  private dupCache = new Map<number, { line: number; diagnostics: Diagnostic[] }>();
   private readonly stats = new FileStats();
   private fileFormat: FormatId | undefined;
   private crlfCount = 0;
@@ -225,6 +288,8 @@ export class DatasetDocument {
     }
     this.lines = text.split('\n');
     this.results = new Array<LineAnalysis | undefined>(this.lines.length).fill(undefined);
+    this.ids = this.lines.map(() => this.nextId++);
+    this.dup = this.newDuplicateIndex();
     for (const l of this.lines) if (l.endsWith('\r')) this.crlfCount++;
   }
 
@@ -237,8 +302,37 @@ export class DatasetDocument {
     return t.endsWith('\r') ? t.slice(0, -1) : t;
   }
 
+  private newDuplicateIndex(): DuplicateIndex {
+    return new DuplicateIndex({ ...this.options.dedupe, expectedSize: this.lines.length, source: (id) => this.dedupeTextOf(id) });
+  }
+
+  /** What the duplicate index was given for a line, derived again from its text (the index keeps no texts). */
+  private dedupeTextOf(id: number): DedupeText | undefined {
+    const line = this.lineOfId.get(id);
+    if (line === undefined || this.results[line]?.kind !== 'sample') return undefined;
+    return dedupeTextOfLine(this.lineText(line), this.options.dedupe.turns);
+  }
+
+  /** The duplicate findings of the document, keyed by line ids (see `idOfLine`). */
+  get duplicates(): DuplicateView {
+    return this.dup;
+  }
+
+  idOfLine(line: number): number | undefined {
+    return this.ids[line];
+  }
+
+  lineOf(id: number): number | undefined {
+    return this.lineOfId.get(id);
+  }
+
   setOptions(options: LintOptions): void {
+    const dedupeChanged = JSON.stringify(options.dedupe) !== JSON.stringify(this.options.dedupe);
     this.options = options;
+    if (dedupeChanged) {
+      this.dup = this.newDuplicateIndex();
+      this.dupCache.clear();
+    }
     this.materialized = new WeakMap();
     this.contextual = new WeakMap();
     for (let i = 0; i < this.results.length; i++) {
@@ -265,12 +359,23 @@ export class DatasetDocument {
     }
     for (const l of replaced) if (l.endsWith('\r')) this.crlfCount++;
     const fresh = new Array<LineAnalysis | undefined>(replaced.length).fill(undefined);
+    const freshIds = replaced.map(() => this.nextId++);
+    const oldIds = this.ids.slice(e.startLine, e.startLine + count);
+    this.pendingDeletes.push(...oldIds);
     if (replaced.length < 50_000) {
       this.lines.splice(e.startLine, count, ...replaced);
       this.results.splice(e.startLine, count, ...fresh);
+      this.ids.splice(e.startLine, count, ...freshIds);
     } else {
       this.lines = this.lines.slice(0, e.startLine).concat(replaced, this.lines.slice(e.startLine + count));
       this.results = this.results.slice(0, e.startLine).concat(fresh, this.results.slice(e.startLine + count));
+      this.ids = this.ids.slice(0, e.startLine).concat(freshIds, this.ids.slice(e.startLine + count));
+    }
+    if (replaced.length !== count) {
+      this.lineOfIdStale = true;
+    } else if (!this.lineOfIdStale) {
+      for (const id of oldIds) this.lineOfId.delete(id);
+      freshIds.forEach((id, k) => this.lineOfId.set(id, e.startLine + k));
     }
   }
 
@@ -283,6 +388,7 @@ export class DatasetDocument {
     const a = analyzeLine(this.lineText(i), this.options, this.fileFormat);
     this.results[i] = a;
     this.stats.add(a);
+    this.dup.set(this.ids[i] as number, a.kind === 'sample' ? dedupeTextOfLine(this.lineText(i), this.options.dedupe.turns) : undefined);
     return a;
   }
 
@@ -297,7 +403,18 @@ export class DatasetDocument {
 
   lint(): LintResult {
     const n = this.lines.length;
+    if (this.lineOfIdStale) {
+      this.lineOfId = new Map();
+      for (let i = 0; i < n; i++) this.lineOfId.set(this.ids[i] as number, i);
+      this.lineOfIdStale = false;
+      this.dupCache.clear(); // line numbers in messages moved
+    }
+    for (const id of this.pendingDeletes.splice(0)) {
+      this.dup.delete(id);
+      this.dupCache.delete(id);
+    }
     for (let i = 0; i < n; i++) if (this.results[i] === undefined) this.analyze(i);
+    for (const id of this.dup.takeChanged()) this.dupCache.delete(id);
     const ctx = this.stats.context(this.options.pinnedFormat);
     if (ctx.format !== this.fileFormat) {
       this.fileFormat = ctx.format;
@@ -319,6 +436,15 @@ export class DatasetDocument {
     };
     if (this.bom) push(0, bomDiagnostic());
     let usualSystemLine: number | undefined | null = null;
+    const linesOfCluster = new Map<number, number[]>();
+    const memberLines = (c: Cluster): readonly number[] => {
+      let lines = linesOfCluster.get(c.key);
+      if (lines === undefined) {
+        lines = c.members.map((m) => this.lineOfId.get(m)).filter((l): l is number => l !== undefined).sort((x, y) => x - y);
+        linesOfCluster.set(c.key, lines);
+      }
+      return lines;
+    };
     let crlfPending = this.crlfCount > 0;
     const lastLine = n - 1;
     const results = this.results as LineAnalysis[];
@@ -365,6 +491,10 @@ export class DatasetDocument {
         }
         for (let k = 0; k < c.diagnostics.length; k++) out.push(c.diagnostics[k] as Diagnostic);
       }
+      if (r.kind === 'sample') {
+        const dups = this.duplicateDiagnostics(i, r, severity, memberLines);
+        for (let k = 0; k < dups.length; k++) out.push(dups[k] as Diagnostic);
+      }
     }
     return { diagnostics: out, summary: summarize(ctx, this.stats.samples, out), context: ctx };
   }
@@ -377,6 +507,18 @@ export class DatasetDocument {
     if (line === undefined) return undefined;
     const parsed = turnsOfLine(this.lineText(line), this.fileFormat);
     return parsed?.turns.find((t) => t.kind === 'system')?.text.trim();
+  }
+
+  private duplicateDiagnostics(line: number, a: LineAnalysis, severity: Record<RuleId, Severity | undefined>, memberLines: (c: Cluster) => readonly number[]): readonly Diagnostic[] {
+    const id = this.ids[line] as number;
+    const cached = this.dupCache.get(id);
+    if (cached !== undefined && cached.line === line) return cached.diagnostics;
+    if (this.dup.clusterOf(id) === undefined) return NO_DIAGNOSTICS;
+    const d = duplicateDiagnostic(this.dup, id, (x) => this.lineOfId.get(x), this.cachedSpans(line, a).marker(), memberLines);
+    const diag = d !== undefined ? withSeverity(line, d.diagnostic, severity[d.diagnostic.code], d.related) : undefined;
+    const diagnostics = diag !== undefined ? [diag] : [];
+    this.dupCache.set(id, { line, diagnostics });
+    return diagnostics;
   }
 
   private cachedSpans(line: number, a: LineAnalysis): ContextSpans {

@@ -1,5 +1,6 @@
 /** Lint options: the same shape for the server (from settings) and the CLI (from flags/config). */
 import picomatch from 'picomatch';
+import { ResolvedDedupeOptions, resolveDedupeOptions } from './dedupe/options';
 import { FormatId, isFormatId } from './formats';
 import { RULES, RuleId, Severity, SeveritySetting, isRuleId, SEVERITY_SETTINGS } from './rules';
 
@@ -43,6 +44,8 @@ export interface LintOptions {
   readonly targetModel: string;
   readonly tokenLimit: number;
   readonly maxLineLength: number;
+  /** Duplicate detection: threshold, n-gram size, which turns count. */
+  readonly dedupe: ResolvedDedupeOptions;
 }
 
 export interface RawSettings {
@@ -51,6 +54,7 @@ export interface RawSettings {
   targetModel?: unknown;
   tokenLimits?: unknown;
   maxLineLength?: unknown;
+  duplicates?: unknown;
 }
 
 export interface SettingsProblem {
@@ -107,7 +111,16 @@ export function resolveOptions(raw: RawSettings, filePath: string | undefined): 
     if (key === undefined) problems.push({ setting: 'targetModel', message: `no token limit known for "${targetModel}"; add it to tokenLimits` });
   }
   const maxLineLength = typeof raw.maxLineLength === 'number' && raw.maxLineLength > 0 ? raw.maxLineLength : DEFAULT_MAX_LINE_LENGTH;
-  return { options: { severities, pinnedFormat, targetModel, tokenLimit, maxLineLength }, problems };
+  const dup = objectSetting(raw.duplicates, 'duplicates', 'threshold, ngram and turns to their values', problems) ?? {};
+  if (dup.threshold !== undefined && !(typeof dup.threshold === 'number' && dup.threshold > 0 && dup.threshold <= 1)) problems.push({ setting: 'duplicates.threshold', message: 'must be a number above 0 and at most 1' });
+  if (dup.ngram !== undefined && !(typeof dup.ngram === 'number' && dup.ngram >= 1 && dup.ngram <= 32)) problems.push({ setting: 'duplicates.ngram', message: 'must be a whole number from 1 to 32' });
+  if (dup.turns !== undefined && dup.turns !== 'all' && dup.turns !== 'user') problems.push({ setting: 'duplicates.turns', message: 'must be "all" or "user"' });
+  const dedupe = resolveDedupeOptions({
+    ...(typeof dup.threshold === 'number' ? { threshold: dup.threshold } : {}),
+    ...(typeof dup.ngram === 'number' ? { ngram: dup.ngram } : {}),
+    ...(dup.turns === 'user' ? { turns: 'user' as const } : {}),
+  });
+  return { options: { severities, pinnedFormat, targetModel, tokenLimit, maxLineLength, dedupe }, problems };
 }
 
 export const DEFAULT_OPTIONS: LintOptions = resolveOptions({}, undefined).options;

@@ -39,6 +39,8 @@ export const RULES = defineRules({
   'crlf': { defaultSeverity: 'information', title: 'Lines end with CRLF (Windows) instead of LF.' },
   'blank-line': { defaultSeverity: 'warning', title: 'A blank line between samples; many loaders fail on it.' },
   'invalid-utf8': { defaultSeverity: 'error', title: 'The line holds bytes that are not valid UTF-8.' },
+  'duplicate': { defaultSeverity: 'warning', title: 'The sample is an exact copy of another one (after normalising whitespace, case, role names and key order).' },
+  'near-duplicate': { defaultSeverity: 'information', title: 'The sample is nearly the same as another one (MinHash over character n-grams, confirmed by exact Jaccard similarity).' },
 });
 
 export type RuleId = keyof typeof RULES;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { DatasetDocument } from '../../src/core/document';
-import { resolveOptions } from '../../src/core/options';
+import { DEFAULT_OPTIONS, resolveOptions } from '../../src/core/options';
 import { lint, openai, vertex } from './helpers';
 
 const good = (i: number) => vertex([['user', `question ${i}`], ['model', `answer ${i}`]], 'You are a support agent.');
@@ -55,7 +55,8 @@ describe('file-level rules', () => {
 describe('incremental edits', () => {
   test('re-lints only the edited line', () => {
     const lines = Array.from({ length: 1000 }, (_, i) => good(i));
-    const doc = new DatasetDocument(lines.join('\n'), resolveOptions({}, 'x.jsonl').options);
+    // "question 1" and "question 2" are near duplicates; this test is about the other rules.
+    const doc = new DatasetDocument(lines.join('\n'), resolveOptions({ rules: { 'near-duplicate': 'off' } }, 'x.jsonl').options);
     assert.equal(doc.lint().diagnostics.length, 0);
     const before = doc.analysis(10);
     const col = lines[500]!.indexOf('"model"') + 1;
@@ -100,3 +101,46 @@ describe('incremental edits', () => {
     );
   });
 });
+
+describe('duplicates', () => {
+  const sample = (q: string, a: string, system?: string) => vertex([['user', q], ['model', a]], system);
+  const base = [
+    sample('How do I reset the router to factory settings?', 'Hold the reset button for ten seconds until the light blinks.'),
+    sample('What does the blinking orange light mean on the front?', 'The router is installing a firmware update; do not unplug it.'),
+    sample('Does this model support WPA3 security on the guest network?', 'Yes, from firmware 2.1 onwards, under Wireless settings.'),
+  ];
+  test('exact copies link to every twin; whitespace, case and key order do not matter', () => {
+    const copy = JSON.stringify({ contents: [{ parts: [{ text: '  how do I reset the router to  FACTORY settings?' }], role: 'user' }, { role: 'model', parts: [{ text: 'Hold the reset button for ten seconds until the light blinks.' }] }] });
+    const diags = lint([...base, copy, base[0]].join('\n'));
+    assert.deepEqual(diags.map((d) => [d.line, d.code, d.message]), [
+      [0, 'duplicate', 'duplicate of line 4 and 1 more'],
+      [3, 'duplicate', 'duplicate of line 1 and 1 more'],
+      [4, 'duplicate', 'duplicate of line 1 and 1 more'],
+    ]);
+    assert.deepEqual(diags[0]?.related?.map((r) => r.line), [3, 4]);
+    assert.equal(base[0]!.slice(diags[0]!.column, diags[0]!.endColumn), '"contents"');
+  });
+  test('near duplicates give the similarity and follow edits', () => {
+    const near = sample('How do I reset the router to its factory settings?', 'Hold the reset button for ten seconds until the light blinks.');
+    const doc = new DatasetDocument([...base, near].join('\n'), DEFAULT_OPTIONS);
+    const diags = doc.lint().diagnostics;
+    assert.deepEqual(diags.map((d) => [d.line, d.code]), [[0, 'near-duplicate'], [3, 'near-duplicate']]);
+    assert.match(diags[1]!.message, /^near duplicate of line 1 \(similarity 0\.\d\d\)$/);
+    assert.equal(diags[1]!.severity, 'information');
+    // Insert a line above: the messages follow the lines.
+    doc.applyEdit({ startLine: 0, startCharacter: 0, endLine: 0, endCharacter: 0, text: sample('An unrelated question about cables and ports?', 'Use the blue port for the modem.') + '\n' });
+    assert.deepEqual(doc.lint().diagnostics.map((d) => [d.line, d.message.replace(/ \(.*/, '')]), [[1, 'near duplicate of line 5'], [4, 'near duplicate of line 2']]);
+    // Edit the twin away: both diagnostics go.
+    const changed = sample('Completely different words here, nothing alike at all.', 'Something else entirely, about the weather today.');
+    doc.applyEdit({ startLine: 4, startCharacter: 0, endLine: 4, endCharacter: doc.lineText(4).length, text: changed });
+    assert.deepEqual(doc.lint().diagnostics, []);
+  });
+  test('the threshold and the turns that count are settings', () => {
+    const sys = (s: string) => sample('Where is the serial number printed on the device?', 'On the label under the router, next to the barcode.', s);
+    const text = [sys('You are a support agent.'), sys('You are a pirate.')].join('\n');
+    assert.deepEqual(lint(text).map((d) => d.code), ['near-duplicate', 'near-duplicate'], 'another system prompt: a near duplicate');
+    assert.deepEqual(lint(text, { duplicates: { turns: 'user' } }).map((d) => d.code), ['duplicate', 'duplicate']);
+    assert.deepEqual(lint(text, { duplicates: { threshold: 1 } }).map((d) => d.code), []);
+  });
+});
+
