@@ -31,6 +31,22 @@ export function fixAllAction(doc: DatasetDocument, uri: string, version: number,
   return { title: `Fix all SFT Studio problems that have a safe fix (${applied})`, kind, edit: versioned(uri, version, edits.map((r) => regionEdit(doc, r))) };
 }
 
+/** "Keep the first of each cluster in this file": one edit deleting every later member of every cluster. */
+export function keepFirstOfEachCluster(doc: DatasetDocument, uri: string, version: number): CodeAction | undefined {
+  const doomed: number[] = [];
+  for (const cluster of doc.duplicates.clusters()) {
+    const lines = cluster.members.map((id) => doc.lineOf(id)).filter((l): l is number => l !== undefined).sort((a, b) => a - b);
+    doomed.push(...lines.slice(1));
+  }
+  if (doomed.length === 0) return undefined;
+  doomed.sort((a, b) => a - b);
+  return {
+    title: `Keep the first of each duplicate cluster in this file (delete ${doomed.length} sample${doomed.length === 1 ? '' : 's'})`,
+    kind: CodeActionKind.QuickFix,
+    edit: versioned(uri, version, doomed.map((l) => lineRangeEdit(doc, l, l, '', true))),
+  };
+}
+
 export function codeActions(doc: DatasetDocument, uri: string, version: number, params: CodeActionParams): CodeAction[] {
   const only = params.context.only;
   if (only !== undefined && only.some((k) => FIX_ALL_KIND.startsWith(k) && k.startsWith(CodeActionKind.Source))) {
@@ -52,6 +68,15 @@ export function codeActions(doc: DatasetDocument, uri: string, version: number, 
       continue;
     }
     if (line >= doc.lineCount) continue;
+    if (d.code === 'duplicate' || d.code === 'near-duplicate') {
+      actions.push({
+        title: `Delete this ${d.code === 'duplicate' ? 'duplicate' : 'near duplicate'} (line ${line + 1})`, kind: CodeActionKind.QuickFix, diagnostics: [d],
+        edit: versioned(uri, version, [lineRangeEdit(doc, line, line, '', true)]),
+      });
+      const keepFirst = keepFirstOfEachCluster(doc, uri, version);
+      if (keepFirst !== undefined) actions.push({ ...keepFirst, diagnostics: [d] });
+      continue;
+    }
     let fixes = byLine.get(line);
     if (fixes === undefined) byLine.set(line, (fixes = lineFixes(doc, line, format)));
     for (const f of fixes) {

@@ -4,6 +4,7 @@ import { DatasetDocument, Diagnostic } from '../core/document';
 import { FORMATS } from '../core/formats';
 import type { LintOptions } from '../core/options';
 import { estimateTokens } from '../core/tokens';
+import { diffWords, summarizeDiff } from '../core/dedupe';
 
 /** Escape text from the dataset so Markdown shows it as written (it is data, never markup). */
 export function escapeMarkdown(text: string): string {
@@ -36,6 +37,25 @@ export function hoverMarkdown(doc: DatasetDocument, line: number, options: LintO
     }
   } else {
     parts.push(`**Line ${fmt(line + 1)}** · not a sample (${fmt(text.length)} characters)`);
+  }
+  const id = doc.idOfLine(line);
+  const cluster = id !== undefined ? doc.duplicates.clusterOf(id) : undefined;
+  if (id !== undefined && cluster !== undefined) {
+    const lines = cluster.members.map((m) => doc.lineOf(m)).filter((l): l is number => l !== undefined).sort((a, b) => a - b);
+    const shown = lines.slice(0, 12).map((l) => (l === line ? `**${fmt(l + 1)}**` : fmt(l + 1))).join(', ');
+    let section = `**Duplicate cluster** · ${lines.length} samples${cluster.exact ? ', all exact copies' : ''}: lines ${shown}${lines.length > 12 ? ', …' : ''}`;
+    const twin = doc.duplicates.closestTwin(id);
+    const twinLine = twin !== undefined ? doc.lineOf(twin.id) : undefined;
+    if (twin !== undefined && twinLine !== undefined && !twin.exact) {
+      const a = doc.duplicates.textOf(id);
+      const b = doc.duplicates.textOf(twin.id);
+      const diff = a !== undefined && b !== undefined ? summarizeDiff(diffWords(a, b)) : undefined;
+      section += `\n\nClosest twin: line ${fmt(twinLine + 1)}, similarity ${twin.similarity.toFixed(2)}`;
+      if (diff !== undefined && (diff.removed.length > 0 || diff.added.length > 0)) {
+        section += `: ${diff.removed.length > 0 ? `this sample has ${diff.removed.slice(0, 8).map((w) => `\`${w.replace(/`/g, '')}\``).join(' ')}` : ''}${diff.removed.length > 0 && diff.added.length > 0 ? '; ' : ''}${diff.added.length > 0 ? `line ${fmt(twinLine + 1)} has ${diff.added.slice(0, 8).map((w) => `\`${w.replace(/`/g, '')}\``).join(' ')}` : ''}`;
+      }
+    }
+    parts.push(section);
   }
   const mine = diagnostics.filter((d) => d.line === line);
   if (mine.length > 0) {

@@ -115,6 +115,30 @@ describe('language server over stdio', () => {
     assert.deepEqual(edits.map((e) => [e.range.start.line, e.range.end.line, e.newText === '' ? 'delete' : 'replace']), [[0, 0, 'replace'], [1, 2, 'delete']]);
   });
 
+  test('duplicates: linked diagnostics, a hover with the cluster and the differing words, delete and keep-first fixes', async () => {
+    const dupUri = 'file:///nowhere/dups.jsonl';
+    const a = vertex([['user', 'How do I reset the router to factory settings?'], ['model', 'Hold the reset button for ten seconds.']]);
+    const b = vertex([['user', 'How do I reset the modem to factory settings?'], ['model', 'Hold the reset button for ten seconds.']]);
+    const other = vertex([['user', 'Which port is for the modem cable?'], ['model', 'The blue one on the back.']]);
+    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: dupUri, languageId: 'jsonl', version: 1, text: [a, other, b, a].join('\n') + '\n' } });
+    const p = await waitFor(published, (x) => x.uri === dupUri && x.version === 1);
+    assert.deepEqual(p.diagnostics.map((d) => [d.range.start.line, d.code, d.message]), [
+      [0, 'duplicate', 'duplicate of line 4'],
+      [2, 'near-duplicate', p.diagnostics[1]!.message as string],
+      [3, 'duplicate', 'duplicate of line 1'],
+    ]);
+    assert.match(p.diagnostics[1]!.message as string, /^near duplicate of line 1 \(similarity 0\.\d\d\); 3 samples in its cluster$/);
+    assert.deepEqual(p.diagnostics[0]!.relatedInformation?.map((r) => [r.location.uri, r.location.range.start.line]), [[dupUri, 3], [dupUri, 2]]);
+    const hover = await conn.sendRequest(HoverRequest.type, { textDocument: { uri: dupUri }, position: { line: 2, character: 1 } });
+    const md = (hover?.contents as MarkupContent).value;
+    assert.match(md, /\*\*Duplicate cluster\*\* · 3 samples: lines 1, \*\*3\*\*, 4/);
+    assert.match(md, /Closest twin: line 1, similarity 0\.\d\d: this sample has `modem`; line 1 has `router`/);
+    const actions = (await conn.sendRequest(CodeActionRequest.type, { textDocument: { uri: dupUri }, range: p.diagnostics[2]!.range, context: { diagnostics: [p.diagnostics[2]!] } })) as CodeAction[];
+    assert.deepEqual(actions.map((x) => x.title), ['Delete this duplicate (line 4)', 'Keep the first of each duplicate cluster in this file (delete 2 samples)']);
+    const keep = (actions[1]!.edit!.documentChanges![0] as TextDocumentEdit).edits as TextEdit[];
+    assert.deepEqual(keep.map((e) => [e.range.start.line, e.range.end.line, e.newText]), [[2, 3, ''], [3, 4, '']]);
+  });
+
   test('settings change severities and pin formats', async () => {
     settings = { rules: { 'role-order': 'off' }, formats: { '**/train.jsonl': 'openai-chat' } };
     await conn.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
