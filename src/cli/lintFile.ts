@@ -13,6 +13,7 @@ import {
 import type { LintOptions } from '../core/options';
 import { Cluster, DuplicateIndex, dedupeTextOfLine } from '../core/dedupe';
 import { FORMATS, FORMAT_ORDER, FormatId } from '../core/formats';
+import { PartnerIndex, leakageDiagnostic } from '../core/leakage';
 import { Locator, Span } from '../core/locate';
 
 export interface FileLintResult {
@@ -55,7 +56,7 @@ async function readLineAt(handle: fs.FileHandle, offset: number, length: number)
   return text;
 }
 
-export async function lintFile(file: string, options: LintOptions): Promise<FileLintResult> {
+export async function lintFile(file: string, options: LintOptions, partner?: PartnerIndex): Promise<FileLintResult> {
   const stats = new FileStats();
   const firstWithSystem = new Map<number, number>();
   const kinds = new Column(new Uint8Array(1024), (n) => new Uint8Array(n));
@@ -204,6 +205,18 @@ export async function lintFile(file: string, options: LintOptions): Promise<File
       const fmt = formats.get(i);
       const d = duplicateDiagnostic(dup, i, (x) => (x < lineNo ? x : undefined), markerSpan(lineAt(i, MARKER_WINDOW), lengths.get(i) > MARKER_WINDOW, fmt === NO_FORMAT ? undefined : FORMAT_ORDER[fmt]), memberLines);
       if (d !== undefined) add(i, d.diagnostic, d.related);
+    }
+    // Leakage: every sample looked up in the other split.
+    if (partner !== undefined) {
+      for (let i = 0; i < lineNo; i++) {
+        if (kinds.get(i) !== KIND_SAMPLE) continue;
+        const text = lineAt(i);
+        const twins = partner.find(dedupeTextOfLine(text, options.dedupe.turns));
+        if (twins.length === 0) continue;
+        const fmt = formats.get(i);
+        const d = leakageDiagnostic(twins, partner.file, markerSpan(text, false, fmt === NO_FORMAT ? undefined : FORMAT_ORDER[fmt]));
+        if (d !== undefined) add(i, d.diagnostic, d.related);
+      }
     }
     if (firstCrlf >= 0) {
       const skip = firstCrlf === 0 && bom ? 3 : 0;

@@ -16,6 +16,7 @@ import { RawSettings, resolveOptions } from '../core/options';
 import { RULE_IDS, SEVERITY_SETTINGS, isRuleId } from '../core/rules';
 import { fixFile, unifiedDiff, writeFixed } from './fixFile';
 import { FileLintResult, lintFile } from './lintFile';
+import { PartnerIndex, findPartner } from '../core/leakage';
 
 const USAGE = `Usage: sft-studio lint [options] <files or globs...>
        sft-studio fix [--write] <files or globs...>
@@ -77,7 +78,7 @@ function readSettingsFile(file: string): RawSettings {
   const obj = value as Record<string, unknown>;
   const nested = typeof obj.sftStudio === 'object' && obj.sftStudio !== null ? (obj.sftStudio as Record<string, unknown>) : {};
   const pick = (k: keyof RawSettings) => obj[`sftStudio.${k}`] ?? nested[k];
-  return { rules: pick('rules'), formats: pick('formats'), targetModel: pick('targetModel'), tokenLimits: pick('tokenLimits'), maxLineLength: pick('maxLineLength'), duplicates: pick('duplicates') };
+  return { rules: pick('rules'), formats: pick('formats'), targetModel: pick('targetModel'), tokenLimits: pick('tokenLimits'), maxLineLength: pick('maxLineLength'), duplicates: pick('duplicates'), datasetPairs: pick('datasetPairs') };
 }
 
 async function expand(patterns: string[]): Promise<string[]> {
@@ -130,11 +131,23 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
   settings = { ...settings, rules, ...(values['target-model'] !== undefined ? { targetModel: values['target-model'] } : {}) };
   const files = await expand(positionals);
   const results: FileLintResult[] = [];
+  const partners = new Map<string, PartnerIndex>();
   let errors = 0;
   for (const file of files) {
     const { options, problems } = resolveOptions(settings, path.resolve(file));
     for (const p of problems) process.stderr.write(`sft-studio: setting ${p.setting}: ${p.message}\n`);
-    const result = await lintFile(file, pin !== undefined ? { ...options, pinnedFormat: pin } : options);
+    // The other split (validation for training, and back), for leakage; shown relative like the files given.
+    const partnerPath = findPartner(path.resolve(file), options.pairs, process.cwd(), existsSync);
+    let partner: PartnerIndex | undefined;
+    if (partnerPath !== undefined) {
+      const shown = path.isAbsolute(file) ? partnerPath : path.relative(process.cwd(), partnerPath);
+      partner = partners.get(shown);
+      if (partner === undefined) {
+        const lines = readFileSync(partnerPath, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
+        partners.set(shown, (partner = new PartnerIndex(shown, lines, options.dedupe)));
+      }
+    }
+    const result = await lintFile(file, pin !== undefined ? { ...options, pinnedFormat: pin } : options, partner);
     errors += result.summary.errors;
     results.push(result);
     if (values.format === 'text') {

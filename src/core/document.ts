@@ -7,6 +7,7 @@
 import { LineAnalysis, LineDiagnostic, analyzeLine, turnsOfLine } from './analyze';
 import { FORMATS, FORMAT_ORDER, FormatId } from './formats';
 import { Cluster, DedupeText, DuplicateIndex, DuplicateView, Twin, dedupeTextOfLine } from './dedupe';
+import { PartnerIndex, leakageDiagnostic } from './leakage';
 import { Locator, Span } from './locate';
 import { LintOptions, effectiveSeverity } from './options';
 import { RULE_IDS, RuleId, Severity } from './rules';
@@ -272,6 +273,9 @@ export class DatasetDocument {
   private pendingDeletes: number[] = [];
   /** A line's duplicate diagnostics, valid while its findings, its line and its closest twin's line stay. */
   private dupCache = new Map<number, { line: number; diagnostics: Diagnostic[] }>();
+  /** The other split of the dataset, and each line's finding in it (by line id). */
+  private partner: PartnerIndex | undefined;
+  private leakCache = new Map<number, { line: number; diagnostics: readonly Diagnostic[] }>();
   private readonly stats = new FileStats();
   private fileFormat: FormatId | undefined;
   private crlfCount = 0;
@@ -318,6 +322,16 @@ export class DatasetDocument {
     return this.dup;
   }
 
+  /** Pair the document with the other split of its dataset (undefined: none). */
+  setPartner(partner: PartnerIndex | undefined): void {
+    this.partner = partner;
+    this.leakCache.clear();
+  }
+
+  get partnerFile(): string | undefined {
+    return this.partner?.file;
+  }
+
   idOfLine(line: number): number | undefined {
     return this.ids[line];
   }
@@ -329,10 +343,9 @@ export class DatasetDocument {
   setOptions(options: LintOptions): void {
     const dedupeChanged = JSON.stringify(options.dedupe) !== JSON.stringify(this.options.dedupe);
     this.options = options;
-    if (dedupeChanged) {
-      this.dup = this.newDuplicateIndex();
-      this.dupCache.clear();
-    }
+    if (dedupeChanged) this.dup = this.newDuplicateIndex();
+    this.dupCache.clear();
+    this.leakCache.clear();
     this.materialized = new WeakMap();
     this.contextual = new WeakMap();
     for (let i = 0; i < this.results.length; i++) {
@@ -408,10 +421,12 @@ export class DatasetDocument {
       for (let i = 0; i < n; i++) this.lineOfId.set(this.ids[i] as number, i);
       this.lineOfIdStale = false;
       this.dupCache.clear(); // line numbers in messages moved
+      this.leakCache.clear();
     }
     for (const id of this.pendingDeletes.splice(0)) {
       this.dup.delete(id);
       this.dupCache.delete(id);
+      this.leakCache.delete(id);
     }
     for (let i = 0; i < n; i++) if (this.results[i] === undefined) this.analyze(i);
     for (const id of this.dup.takeChanged()) this.dupCache.delete(id);
@@ -494,6 +509,10 @@ export class DatasetDocument {
       if (r.kind === 'sample') {
         const dups = this.duplicateDiagnostics(i, r, severity, memberLines);
         for (let k = 0; k < dups.length; k++) out.push(dups[k] as Diagnostic);
+        if (this.partner !== undefined) {
+          const leaks = this.leakageDiagnostics(i, r, severity, this.partner);
+          for (let k = 0; k < leaks.length; k++) out.push(leaks[k] as Diagnostic);
+        }
       }
     }
     return { diagnostics: out, summary: summarize(ctx, this.stats.samples, out), context: ctx };
@@ -518,6 +537,18 @@ export class DatasetDocument {
     const diag = d !== undefined ? withSeverity(line, d.diagnostic, severity[d.diagnostic.code], d.related) : undefined;
     const diagnostics = diag !== undefined ? [diag] : [];
     this.dupCache.set(id, { line, diagnostics });
+    return diagnostics;
+  }
+
+  private leakageDiagnostics(line: number, a: LineAnalysis, severity: Record<RuleId, Severity | undefined>, partner: PartnerIndex): readonly Diagnostic[] {
+    const id = this.ids[line] as number;
+    const cached = this.leakCache.get(id);
+    if (cached !== undefined && cached.line === line) return cached.diagnostics;
+    const twins = partner.find(dedupeTextOfLine(this.lineText(line), this.options.dedupe.turns));
+    const d = twins.length > 0 ? leakageDiagnostic(twins, partner.file, this.cachedSpans(line, a).marker()) : undefined;
+    const diag = d !== undefined ? withSeverity(line, d.diagnostic, severity[d.diagnostic.code], d.related) : undefined;
+    const diagnostics = diag !== undefined ? [diag] : NO_DIAGNOSTICS;
+    this.leakCache.set(id, { line, diagnostics });
     return diagnostics;
   }
 

@@ -46,6 +46,8 @@ export interface LintOptions {
   readonly maxLineLength: number;
   /** Duplicate detection: threshold, n-gram size, which turns count. */
   readonly dedupe: ResolvedDedupeOptions;
+  /** Training file → validation file, for leakage (besides the conventional names). */
+  readonly pairs: Readonly<Record<string, string>>;
 }
 
 export interface RawSettings {
@@ -55,6 +57,7 @@ export interface RawSettings {
   tokenLimits?: unknown;
   maxLineLength?: unknown;
   duplicates?: unknown;
+  datasetPairs?: unknown;
 }
 
 export interface SettingsProblem {
@@ -120,7 +123,12 @@ export function resolveOptions(raw: RawSettings, filePath: string | undefined): 
     ...(typeof dup.ngram === 'number' ? { ngram: dup.ngram } : {}),
     ...(dup.turns === 'user' ? { turns: 'user' as const } : {}),
   });
-  return { options: { severities, pinnedFormat, targetModel, tokenLimit, maxLineLength, dedupe }, problems };
+  const pairs: Record<string, string> = {};
+  for (const [train, validation] of Object.entries(objectSetting(raw.datasetPairs, 'datasetPairs', 'training files to validation files', problems) ?? {})) {
+    if (typeof validation === 'string' && validation.trim() !== '') pairs[train] = validation;
+    else problems.push({ setting: `datasetPairs.${train}`, message: 'must be the path of the validation file' });
+  }
+  return { options: { severities, pinnedFormat, targetModel, tokenLimit, maxLineLength, dedupe, pairs }, problems };
 }
 
 export const DEFAULT_OPTIONS: LintOptions = resolveOptions({}, undefined).options;

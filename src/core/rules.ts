@@ -41,6 +41,7 @@ export const RULES = defineRules({
   'invalid-utf8': { defaultSeverity: 'error', title: 'The line holds bytes that are not valid UTF-8.' },
   'duplicate': { defaultSeverity: 'warning', title: 'The sample is an exact copy of another one (after normalising whitespace, case, role names and key order).' },
   'near-duplicate': { defaultSeverity: 'information', title: 'The sample is nearly the same as another one (MinHash over character n-grams, confirmed by exact Jaccard similarity).' },
+  'leakage': { defaultSeverity: 'warning', title: 'The sample is also, exactly or nearly, in the other split of the dataset (training and validation).' },
 });
 
 export type RuleId = keyof typeof RULES;

@@ -3,7 +3,9 @@
  * applies incremental edits, and publishes diagnostics, hovers and summaries.
  */
 import { promises as fs } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CodeAction,
   CodeActionKind,
@@ -24,6 +26,7 @@ import { DatasetDocument, Diagnostic, LintResult } from '../core/document';
 import { LintOptions, RawSettings, resolveOptions } from '../core/options';
 import { ruleAnchor } from '../core/rules';
 import { convertLines } from '../core/convert';
+import { PartnerIndex, conventionalPartners, findPartner } from '../core/leakage';
 import { serializeLike } from '../core/fixes';
 import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
 import { hoverMarkdown } from './hover';
@@ -33,6 +36,8 @@ const connection = createConnection(ProposedFeatures.all);
 
 interface OpenDataset {
   readonly uri: string;
+  /** The other split of the dataset, on disk, when there is one. */
+  partner?: string;
   version: number;
   doc: DatasetDocument;
   options: LintOptions;
@@ -44,6 +49,7 @@ const datasets = new Map<string, OpenDataset>();
 let rulesDocUri = '';
 let canPullConfiguration = false;
 let canRegisterConfiguration = false;
+let workspaceRoots: string[] = [];
 
 const SEVERITY: Record<Diagnostic['severity'], DiagnosticSeverity> = {
   error: DiagnosticSeverity.Error,
@@ -72,7 +78,7 @@ export function toLsp(uri: string, d: Diagnostic): LspDiagnostic {
   if (rulesDocUri) out.codeDescription = { href: `${rulesDocUri}#${ruleAnchor(d.code)}` };
   if (d.related) {
     out.relatedInformation = d.related.map((r) => ({
-      location: { uri: r.file ?? uri, range: { start: { line: r.line, character: 0 }, end: { line: r.line, character: 0 } } },
+      location: { uri: r.file !== undefined ? pathToFileURL(r.file).toString() : uri, range: { start: { line: r.line, character: 0 }, end: { line: r.line, character: 0 } } },
       message: r.message,
     }));
   }
@@ -137,6 +143,7 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
   const init = params.initializationOptions as Partial<ServerInitializationOptions> | undefined;
   rulesDocUri = init?.rulesDocUri ?? '';
   canPullConfiguration = params.capabilities.workspace?.configuration === true;
+  workspaceRoots = (params.workspaceFolders ?? []).filter((f) => f.uri.startsWith('file:')).map((f) => fileURLToPath(f.uri));
   canRegisterConfiguration = params.capabilities.workspace?.didChangeConfiguration?.dynamicRegistration === true;
   return {
     capabilities: {
@@ -161,7 +168,39 @@ connection.onDidOpenTextDocument(async ({ textDocument }) => {
   };
   datasets.set(ds.uri, ds);
   schedule(ds);
+  await refreshPartner(ds);
 });
+
+/** The workspace folder a file is in, for paths in settings. */
+function rootOf(file: string): string | undefined {
+  return workspaceRoots.filter((r) => file.startsWith(r + path.sep)).sort((a, b) => b.length - a.length)[0];
+}
+
+/** Find the other split of a dataset (validation for training, and back) and index its samples. */
+async function refreshPartner(ds: OpenDataset): Promise<void> {
+  if (!ds.uri.startsWith('file:')) return;
+  const file = fileURLToPath(ds.uri);
+  const partner = findPartner(file, ds.options.pairs, rootOf(file), existsSync);
+  if (partner === undefined) {
+    if (ds.partner !== undefined) {
+      ds.partner = undefined;
+      ds.doc.setPartner(undefined);
+      schedule(ds);
+    }
+    return;
+  }
+  let text: string;
+  try {
+    text = await fs.readFile(partner, 'utf8');
+  } catch (err) {
+    connection.console.warn(`cannot read ${partner}, the other split of ${file}: ${String(err)}`);
+    return;
+  }
+  if (datasets.get(ds.uri) !== ds) return;
+  ds.partner = partner;
+  ds.doc.setPartner(new PartnerIndex(partner, text.replace(/^\uFEFF/, '').split(/\r?\n/), ds.options.dedupe));
+  schedule(ds);
+}
 
 connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
   const ds = datasets.get(textDocument.uri);
@@ -187,13 +226,24 @@ connection.onDidSaveTextDocument(async ({ textDocument }) => {
   schedule(ds);
 });
 
-/** A dataset changed on disk (another tool, or the BOM fix): its bytes may have changed without its text. */
+/**
+ * A dataset changed on disk (another tool, the BOM fix, a save): its bytes may have changed
+ * without its text, and it may be the other split of an open dataset.
+ */
 connection.onDidChangeWatchedFiles(async ({ changes }) => {
   for (const change of changes) {
     const ds = datasets.get(change.uri);
-    if (!ds) continue;
-    ds.doc.setBom(await fileHasBom(ds.uri));
-    schedule(ds);
+    if (ds) {
+      ds.doc.setBom(await fileHasBom(ds.uri));
+      schedule(ds);
+    }
+    if (!change.uri.startsWith('file:')) continue;
+    const changed = fileURLToPath(change.uri);
+    for (const other of datasets.values()) {
+      if (other.partner === changed || (other.partner === undefined && other.uri.startsWith('file:') && conventionalPartners(fileURLToPath(other.uri)).includes(changed))) {
+        await refreshPartner(other);
+      }
+    }
   }
 });
 
@@ -207,6 +257,7 @@ connection.onDidChangeConfiguration(async () => {
     ds.options = await optionsFor(ds.uri);
     ds.doc.setOptions(ds.options);
     schedule(ds);
+    await refreshPartner(ds);
   }
 });
 

@@ -86,6 +86,8 @@ export interface Problem {
   column: number;
   /** Path of the file, relative to the workspace when inside it. */
   file: string;
+  /** Related-information rows shown under the problem, as the panel writes them. */
+  related?: string[];
 }
 
 export interface StatusBarEntry {
@@ -439,6 +441,7 @@ export async function showProblems(page: Page, timeoutMs = STEP_TIMEOUT_MS): Pro
 interface RawRow {
   index: number;
   level: number;
+  related?: string;
   fileLabel?: string;
   severity?: string;
   message?: string;
@@ -476,10 +479,15 @@ export async function readProblems(page: Page): Promise<Problem[]> {
         }
         if (seen.has(index)) continue;
         const icon = row.querySelector('.marker-icon');
-        if (level === 1 || !icon) {
+        if (level <= 1 && !icon) {
           const label = row.querySelector('.monaco-icon-label[aria-label]')?.getAttribute('aria-label')
             ?? row.querySelector('.label-name')?.textContent ?? '';
           seen.set(index, { index, level, fileLabel: label });
+          continue;
+        }
+        if (!icon) {
+          // A related-information row under a problem ("train.jsonl[Ln 3, Col 1]: exact duplicate").
+          seen.set(index, { index, level, related: (row.textContent ?? '').trim().replace(/\]\s*:\s*/, ']: ') });
           continue;
         }
         const severity = ['error', 'warning', 'info'].find((s) => icon.classList.contains(s)) ?? 'info';
@@ -519,6 +527,11 @@ export async function readProblems(page: Page): Promise<Problem[]> {
   const problems: Problem[] = [];
   let file = '';
   for (const row of raw) {
+    if (row.related !== undefined) {
+      const last = problems[problems.length - 1];
+      if (last) (last.related ??= []).push(row.related);
+      continue;
+    }
     if (row.severity === undefined) {
       const label = row.fileLabel ?? '';
       file = workspace && label.startsWith(workspace + sep) ? relative(workspace, label).split(sep).join('/') : label;

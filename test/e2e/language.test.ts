@@ -33,7 +33,7 @@ describe('language service in VS Code', () => {
 
   step('the Problems panel lists each problem at its key or value, with its code', async () => {
     await openFile(vs.page, 'gemini/train.jsonl');
-    const problems = await waitForProblems(vs.page, (ps) => ps.filter((p) => p.file.endsWith('train.jsonl')).length >= 9);
+    const problems = await waitForProblems(vs.page, (ps) => ps.filter((p) => p.file.endsWith('train.jsonl')).length >= 12);
     const mine = problems
       .filter((p) => p.file.endsWith('train.jsonl'))
       .map((p) => `${p.line}:${p.column} ${p.severity} ${p.code ?? '?'}`)
@@ -48,7 +48,12 @@ describe('language service in VS Code', () => {
       '7:1 warning blank-line',
       '8:229 error role-order',
       '9:2 warning mixed-format',
+      '3:144 warning duplicate',
+      '15:144 warning duplicate',
+      '16:144 warning leakage', // a near copy of validation.jsonl's first sample
     ].sort());
+    const leak = problems.find((p) => p.code === 'leakage');
+    assert.deepEqual(leak?.related?.map((r) => r.replace(/\s+/g, ' ')), ['validation.jsonl[Ln 1, Col 1]: near copy in the other split (similarity 0.91)']);
     const role = problems.find((p) => p.code === 'invalid-role');
     assert.equal(role?.message, '"assistant" is not a Vertex AI Gemini role: use "model" ("assistant" is OpenAI chat\'s)');
     assert.equal(role?.source, 'sft-studio');
@@ -56,7 +61,7 @@ describe('language service in VS Code', () => {
 
   step('the status bar shows the format, the sample count and the error count', async () => {
     const entry = await waitForStatusBar(vs.page, (e) => e.text.includes('Vertex AI Gemini'));
-    assert.equal(entry.text, 'Vertex AI Gemini · 13 samples · 6 errors');
+    assert.equal(entry.text, 'Vertex AI Gemini · 15 samples · 6 errors');
   });
 
   step('a hover on a sample shows its summary and its problems', async () => {
@@ -73,7 +78,7 @@ describe('language service in VS Code', () => {
     await vs.page.keyboard.type('model');
     await waitForProblems(vs.page, (ps) => !ps.some((p) => p.code === 'invalid-role'));
     const entry = await waitForStatusBar(vs.page, (e) => e.text.includes('Vertex AI Gemini') && e.text.endsWith('5 errors'));
-    assert.equal(entry.text, 'Vertex AI Gemini · 13 samples · 5 errors');
+    assert.equal(entry.text, 'Vertex AI Gemini · 15 samples · 5 errors');
   });
 
   step('each file gets its own format: OpenAI chat', async () => {

@@ -156,6 +156,21 @@ describe('sft-studio lint', () => {
     assert.deepEqual([r.code, r.stderr], [2, 'sft-studio: gemini.jsonl exists: use --force to replace it\n']);
   });
 
+  test('leakage between train.jsonl and validation.jsonl is reported in both, with related lines in the other file', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'leak-'));
+    const q = (text: string, a = 'Hold the reset button for ten seconds until the light blinks.') => JSON.stringify({ contents: [{ role: 'user', parts: [{ text }] }, { role: 'model', parts: [{ text: a }] }] });
+    writeFileSync(path.join(dir, 'train.jsonl'), [q('Where is the serial number printed?', 'Under the router.'), q('How do I reset my router to factory settings?')].join('\n') + '\n');
+    writeFileSync(path.join(dir, 'validation.jsonl'), [q('Which cable goes into the blue port?', 'The modem cable.'), q('How do I reset my router to factory settings?')].join('\n') + '\n');
+    const r = await cli(['lint', '--format', 'json', 'train.jsonl', 'validation.jsonl'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as JsonDiag[];
+    assert.deepEqual(out.map((d) => [d.file, d.line, d.code, d.message]), [
+      ['train.jsonl', 2, 'leakage', 'also in validation.jsonl, line 2 (an exact copy): a sample in both splits makes the validation score lie'],
+      ['validation.jsonl', 2, 'leakage', 'also in train.jsonl, line 2 (an exact copy): a sample in both splits makes the validation score lie'],
+    ]);
+    assert.deepEqual(out[0]?.related, [{ file: 'validation.jsonl', line: 2, message: 'exact copy in the other split' }]);
+  });
+
   test('random bytes: diagnostics, no crash', async () => {
     const file = path.join(tmp, 'random.jsonl');
     const buf = Buffer.alloc(256 * 1024);
