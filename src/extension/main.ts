@@ -79,6 +79,25 @@ async function useLf(uri: string): Promise<void> {
   await editor.edit((b) => b.setEndOfLine(vscode.EndOfLine.LF));
 }
 
+/** "Fix All": the server's fix-all action for the active dataset, applied as one undoable edit. */
+async function fixAll(): Promise<void> {
+  const doc = vscode.window.activeTextEditor?.document;
+  if (doc === undefined || doc.languageId !== LANGUAGE_ID) {
+    void vscode.window.showInformationMessage('Open a JSONL dataset to fix it.');
+    return;
+  }
+  const kind = vscode.CodeActionKind.Empty.append(FIX_ALL_KIND);
+  const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+    'vscode.executeCodeActionProvider', doc.uri, new vscode.Range(0, 0, doc.lineCount, 0), kind.value,
+  );
+  const action = actions?.find((a) => a.kind !== undefined && kind.contains(a.kind) && a.edit !== undefined);
+  if (action?.edit === undefined) {
+    void vscode.window.showInformationMessage('SFT Studio: nothing in this dataset has a safe fix.');
+    return;
+  }
+  await vscode.workspace.applyEdit(action.edit);
+}
+
 /** "Convert Dataset To…": a converted copy beside the file; the source is never overwritten. */
 async function convertDataset(c: Context, output: vscode.OutputChannel): Promise<void> {
   const doc = vscode.window.activeTextEditor?.document;
@@ -137,8 +156,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
   c.push(vscode.commands.registerCommand(REMOVE_BOM_COMMAND, removeBom));
   const output = c.push(vscode.window.createOutputChannel('SFT Studio'));
   c.push(vscode.commands.registerCommand('sftStudio.convertDataset', () => convertDataset(c, output)));
-  c.push(vscode.commands.registerCommand('sftStudio.fixAll', () =>
-    vscode.commands.executeCommand('editor.action.sourceAction', { kind: FIX_ALL_KIND, apply: 'first' })));
+  c.push(vscode.commands.registerCommand('sftStudio.fixAll', fixAll));
   c.push(vscode.commands.registerCommand('sftStudio.restartServer', async () => {
     await c.client?.restart();
   }));
