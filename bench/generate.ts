@@ -21,10 +21,22 @@ const EN = 'the router firmware update reset button light network wireless passw
 const ZH = '路由器 固件 更新 重置 按钮 指示灯 网络 无线 密码 信号 信道 频段 速度 网线 端口 调制解调器 设置 管理 页面 设备 访客'.split(' ');
 const SYSTEM = 'You are a concise, friendly support agent for Acme home routers. Answer in the language of the question.';
 
+const SYLLABLES = 'ka ro mi ten sel pra dor li ven ta nis ol ur be cha gri ple sto fu an er in on ex qua mo ne si la ve'.split(' ');
+const HANZI = '的一是不了人我在有他这中大来上个国到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该由'.split('');
+
+/** A word from a vocabulary of thousands, so unrelated samples share few n-grams, as in real data. */
+function word(rand: () => number, zh: boolean): string {
+  if (zh) return (HANZI[Math.floor(rand() * HANZI.length)] as string) + (HANZI[Math.floor(rand() * HANZI.length)] as string);
+  if (rand() < 0.5) return EN[Math.floor(rand() * EN.length)] as string;
+  const n = 1 + Math.floor(rand() * 3);
+  let w = '';
+  for (let k = 0; k < n; k++) w += SYLLABLES[Math.floor(rand() * SYLLABLES.length)] as string;
+  return w;
+}
+
 function sentence(rand: () => number, words: number, zh: boolean): string {
-  const pool = zh ? ZH : EN;
   const out: string[] = [];
-  for (let i = 0; i < words; i++) out.push(pool[Math.floor(rand() * pool.length)] as string);
+  for (let i = 0; i < words; i++) out.push(zh && rand() < 0.3 ? (ZH[Math.floor(rand() * ZH.length)] as string) : word(rand, zh));
   return zh ? out.join('') + '。' : out.join(' ') + '.';
 }
 

@@ -121,7 +121,7 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
     }
     const a = analyzeLine(text, options, undefined);
     stats.add(a);
-    if (a.kind === 'sample') dup.set(line, dedupeTextOfLine(text, options.dedupe.turns));
+    if (a.kind === 'sample' && options.duplicates) dup.set(line, dedupeTextOfLine(text, options.dedupe.turns));
     kinds.push(a.kind === 'blank' ? KIND_BLANK : a.kind === 'invalid' ? KIND_INVALID : KIND_SAMPLE);
     formats.push(a.ownFormat !== undefined ? FORMAT_ORDER.indexOf(a.ownFormat) : NO_FORMAT);
     systems.push(a.system !== undefined ? a.system.hash : NaN);
@@ -207,7 +207,7 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
       if (d !== undefined) add(i, d.diagnostic, d.related);
     }
     // Leakage: every sample looked up in the other split.
-    if (partner !== undefined) {
+    if (partner !== undefined && options.duplicates) {
       for (let i = 0; i < lineNo; i++) {
         if (kinds.get(i) !== KIND_SAMPLE) continue;
         const text = lineAt(i);

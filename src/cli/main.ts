@@ -19,7 +19,7 @@ import { FileLintResult, lintFile } from './lintFile';
 import { PartnerIndex, findPartner } from '../core/leakage';
 
 const USAGE = `Usage: sft-studio lint [options] <files or globs...>
-       sft-studio fix [--write] <files or globs...>
+       sft-studio fix [--write] [--dedupe] <files or globs...>
        sft-studio convert <file> --to FORMAT -o OUT [--force]
 
 Checks JSONL fine-tuning datasets: broken JSON, schema and format conventions,
@@ -30,6 +30,7 @@ Options:
   --summary                 also print each file's format and sample count
   --target-model NAME       model whose token limit applies (default: gemini-2.5-flash)
   --rule CODE=SEVERITY      set a rule's severity (error, warning, information, hint, off); repeatable
+  --no-duplicates           skip duplicate and leakage detection (the slowest check)
   --pin-format FORMAT       check every file as this format (${FORMAT_IDS.join(', ')})
   --config FILE             read sftStudio.* settings from this JSON file
                             (default: .vscode/settings.json in the current folder, when present)
@@ -38,7 +39,9 @@ Options:
 
 fix applies every safe fix (role names, system instructions, merged turns, JSON
 repairs, split and joined lines, BOM, CRLF, blank lines) and prints a unified diff;
---write changes the files instead. It never deletes a sample.
+--write changes the files instead. It never deletes a sample, unless --dedupe
+asks it to keep only the first sample of each duplicate cluster (exact and near
+copies, after the other fixes).
 
 convert writes a copy of a dataset in another format (${FORMAT_IDS.join(', ')}) and
 lists on stderr every line that could not be carried over whole (such lines are
@@ -105,6 +108,7 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
       'target-model': { type: 'string' },
       rule: { type: 'string', multiple: true },
       'pin-format': { type: 'string' },
+      'no-duplicates': { type: 'boolean', default: false },
       config: { type: 'string' },
       'no-config': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -134,10 +138,12 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
   const partners = new Map<string, PartnerIndex>();
   let errors = 0;
   for (const file of files) {
-    const { options, problems } = resolveOptions(settings, path.resolve(file));
-    for (const p of problems) process.stderr.write(`sft-studio: setting ${p.setting}: ${p.message}\n`);
+    const resolved = resolveOptions(settings, path.resolve(file));
+    let options = resolved.options;
+    for (const p of resolved.problems) process.stderr.write(`sft-studio: setting ${p.setting}: ${p.message}\n`);
     // The other split (validation for training, and back), for leakage; shown relative like the files given.
-    const partnerPath = findPartner(path.resolve(file), options.pairs, process.cwd(), existsSync);
+    if (values['no-duplicates']) options = { ...options, duplicates: false };
+    const partnerPath = !options.duplicates ? undefined : findPartner(path.resolve(file), options.pairs, process.cwd(), existsSync);
     let partner: PartnerIndex | undefined;
     if (partnerPath !== undefined) {
       const shown = path.isAbsolute(file) ? partnerPath : path.relative(process.cwd(), partnerPath);
@@ -183,13 +189,12 @@ export async function runFix(argv: string[], write: (s: string) => void): Promis
       'no-config': { type: 'boolean', default: false },
     },
   });
-  if (values.dedupe) throw new UsageError('--dedupe is not available yet: duplicate detection is not part of this version');
   if (positionals.length === 0) throw new UsageError('give at least one file or glob');
   let settings: RawSettings = {};
   if (values.config !== undefined) settings = readSettingsFile(values.config);
   else if (!values['no-config'] && existsSync(path.join('.vscode', 'settings.json'))) settings = readSettingsFile(path.join('.vscode', 'settings.json'));
   for (const file of await expand(positionals)) {
-    const result = await fixFile(file, resolveOptions(settings, path.resolve(file)).options);
+    const result = await fixFile(file, resolveOptions(settings, path.resolve(file)).options, values.dedupe);
     if (result.titles.length === 0) continue;
     if (values.write) {
       await writeFixed(result);

@@ -341,7 +341,7 @@ export class DatasetDocument {
   }
 
   setOptions(options: LintOptions): void {
-    const dedupeChanged = JSON.stringify(options.dedupe) !== JSON.stringify(this.options.dedupe);
+    const dedupeChanged = JSON.stringify(options.dedupe) !== JSON.stringify(this.options.dedupe) || options.duplicates !== this.options.duplicates;
     this.options = options;
     if (dedupeChanged) this.dup = this.newDuplicateIndex();
     this.dupCache.clear();
@@ -401,7 +401,7 @@ export class DatasetDocument {
     const a = analyzeLine(this.lineText(i), this.options, this.fileFormat);
     this.results[i] = a;
     this.stats.add(a);
-    this.dup.set(this.ids[i] as number, a.kind === 'sample' ? dedupeTextOfLine(this.lineText(i), this.options.dedupe.turns) : undefined);
+    if (this.options.duplicates) this.dup.set(this.ids[i] as number, a.kind === 'sample' ? dedupeTextOfLine(this.lineText(i), this.options.dedupe.turns) : undefined);
     return a;
   }
 
@@ -509,7 +509,7 @@ export class DatasetDocument {
       if (r.kind === 'sample') {
         const dups = this.duplicateDiagnostics(i, r, severity, memberLines);
         for (let k = 0; k < dups.length; k++) out.push(dups[k] as Diagnostic);
-        if (this.partner !== undefined) {
+        if (this.partner !== undefined && this.options.duplicates) {
           const leaks = this.leakageDiagnostics(i, r, severity, this.partner);
           for (let k = 0; k < leaks.length; k++) out.push(leaks[k] as Diagnostic);
         }

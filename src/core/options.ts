@@ -46,6 +46,8 @@ export interface LintOptions {
   readonly maxLineLength: number;
   /** Duplicate detection: threshold, n-gram size, which turns count. */
   readonly dedupe: ResolvedDedupeOptions;
+  /** Whether duplicates and leakage are looked for at all (`duplicates.enabled`; the CLI's --no-duplicates). */
+  readonly duplicates: boolean;
   /** Training file → validation file, for leakage (besides the conventional names). */
   readonly pairs: Readonly<Record<string, string>>;
 }
@@ -118,6 +120,8 @@ export function resolveOptions(raw: RawSettings, filePath: string | undefined): 
   if (dup.threshold !== undefined && !(typeof dup.threshold === 'number' && dup.threshold > 0 && dup.threshold <= 1)) problems.push({ setting: 'duplicates.threshold', message: 'must be a number above 0 and at most 1' });
   if (dup.ngram !== undefined && !(typeof dup.ngram === 'number' && dup.ngram >= 1 && dup.ngram <= 32)) problems.push({ setting: 'duplicates.ngram', message: 'must be a whole number from 1 to 32' });
   if (dup.turns !== undefined && dup.turns !== 'all' && dup.turns !== 'user') problems.push({ setting: 'duplicates.turns', message: 'must be "all" or "user"' });
+  if (dup.enabled !== undefined && typeof dup.enabled !== 'boolean') problems.push({ setting: 'duplicates.enabled', message: 'must be true or false' });
+  const duplicates = dup.enabled !== false;
   const dedupe = resolveDedupeOptions({
     ...(typeof dup.threshold === 'number' ? { threshold: dup.threshold } : {}),
     ...(typeof dup.ngram === 'number' ? { ngram: dup.ngram } : {}),
@@ -128,7 +132,7 @@ export function resolveOptions(raw: RawSettings, filePath: string | undefined): 
     if (typeof validation === 'string' && validation.trim() !== '') pairs[train] = validation;
     else problems.push({ setting: `datasetPairs.${train}`, message: 'must be the path of the validation file' });
   }
-  return { options: { severities, pinnedFormat, targetModel, tokenLimit, maxLineLength, dedupe, pairs }, problems };
+  return { options: { severities, pinnedFormat, targetModel, tokenLimit, maxLineLength, dedupe, duplicates, pairs }, problems };
 }
 
 export const DEFAULT_OPTIONS: LintOptions = resolveOptions({}, undefined).options;

@@ -125,8 +125,15 @@ describe('sft-studio lint', () => {
     r = await cli(['lint', 'train.jsonl'], { cwd: dir });
     assert.match(r.stdout, /mixed-format/);
     assert.doesNotMatch(r.stdout, /invalid-role|invalid-json|blank-line|crlf|bom/);
-    r = await cli(['fix', '--dedupe', 'train.jsonl'], { cwd: dir });
-    assert.equal(r.code, 2);
+    // --dedupe: the explicit way to delete samples, keeping the first of each cluster.
+    const dupFile = path.join(dir, 'dups.jsonl');
+    const q = (text: string) => JSON.stringify({ prompt: text, completion: 'Hold the reset button for ten seconds until the light blinks.' });
+    writeFileSync(dupFile, [q('How do I reset my router?'), q('Which port is for the modem?'), q('How do I reset my router?'), q('How do I reset my router ?')].join('\n') + '\n');
+    r = await cli(['fix', 'dups.jsonl'], { cwd: dir });
+    assert.equal(r.stdout, '', 'without --dedupe nothing is deleted');
+    r = await cli(['fix', '--dedupe', '--write', 'dups.jsonl'], { cwd: dir });
+    assert.equal(r.stderr, 'dups.jsonl: 2 fixes written\n');
+    assert.equal(require('node:fs').readFileSync(dupFile, 'utf8'), [q('How do I reset my router?'), q('Which port is for the modem?')].join('\n') + '\n');
   });
 
   test('convert writes a copy in another format and reports what it could not carry over', async () => {
