@@ -271,6 +271,8 @@ export class DatasetDocument {
   private lineOfId = new Map<number, number>();
   private lineOfIdStale = true;
   private pendingDeletes: number[] = [];
+  /** Ids that are in a duplicate cluster: the only lines whose duplicate diagnostics need a look. */
+  private clustered = new Set<number>();
   /** A line's duplicate diagnostics, valid while its findings, its line and its closest twin's line stay. */
   private dupCache = new Map<number, { line: number; diagnostics: Diagnostic[] }>();
   /** The other split of the dataset, and each line's finding in it (by line id). */
@@ -343,7 +345,10 @@ export class DatasetDocument {
   setOptions(options: LintOptions): void {
     const dedupeChanged = JSON.stringify(options.dedupe) !== JSON.stringify(this.options.dedupe) || options.duplicates !== this.options.duplicates;
     this.options = options;
-    if (dedupeChanged) this.dup = this.newDuplicateIndex();
+    if (dedupeChanged) {
+      this.dup = this.newDuplicateIndex();
+      this.clustered.clear();
+    }
     this.dupCache.clear();
     this.leakCache.clear();
     this.materialized = new WeakMap();
@@ -429,7 +434,11 @@ export class DatasetDocument {
       this.leakCache.delete(id);
     }
     for (let i = 0; i < n; i++) if (this.results[i] === undefined) this.analyze(i);
-    for (const id of this.dup.takeChanged()) this.dupCache.delete(id);
+    for (const id of this.dup.takeChanged()) {
+      this.dupCache.delete(id);
+      if (this.dup.clusterOf(id) !== undefined) this.clustered.add(id);
+      else this.clustered.delete(id);
+    }
     const ctx = this.stats.context(this.options.pinnedFormat);
     if (ctx.format !== this.fileFormat) {
       this.fileFormat = ctx.format;
@@ -507,8 +516,10 @@ export class DatasetDocument {
         for (let k = 0; k < c.diagnostics.length; k++) out.push(c.diagnostics[k] as Diagnostic);
       }
       if (r.kind === 'sample') {
-        const dups = this.duplicateDiagnostics(i, r, severity, memberLines);
-        for (let k = 0; k < dups.length; k++) out.push(dups[k] as Diagnostic);
+        if (this.clustered.size > 0 && this.clustered.has(this.ids[i] as number)) {
+          const dups = this.duplicateDiagnostics(i, r, severity, memberLines);
+          for (let k = 0; k < dups.length; k++) out.push(dups[k] as Diagnostic);
+        }
         if (this.partner !== undefined && this.options.duplicates) {
           const leaks = this.leakageDiagnostics(i, r, severity, this.partner);
           for (let k = 0; k < leaks.length; k++) out.push(leaks[k] as Diagnostic);
