@@ -1,3 +1,4 @@
+import { fmix32 } from './hash';
 /**
  * Character n-gram shingles of a normalised text, hashed to 32 bits, and the
  * exact Jaccard similarity of two shingle sets (sorted `Uint32Array`s, so the
@@ -78,13 +79,7 @@ export function shingleHashesScratch(text: string, n: number, wideColumns = 2): 
 export function unitHash(text: string): number {
   let h = 0x9747b28c;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  h ^= text.length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h ^ text.length);
 }
 
 /**
