@@ -46,6 +46,9 @@ interface OpenDataset {
 }
 
 const datasets = new Map<string, OpenDataset>();
+
+/** Above this size a dataset's first lint is published before duplicates are looked for. */
+const LARGE_DATASET_CHARS = 8 * 1024 * 1024;
 let rulesDocUri = '';
 let canPullConfiguration = false;
 let canRegisterConfiguration = false;
@@ -162,12 +165,21 @@ connection.onInitialized(() => {
 connection.onDidOpenTextDocument(async ({ textDocument }) => {
   if (textDocument.languageId !== LANGUAGE_ID) return;
   const [options, bom] = await Promise.all([optionsFor(textDocument.uri), fileHasBom(textDocument.uri)]);
+  // A large dataset gets its rule diagnostics first; duplicate detection (the slow part) follows.
+  const large = options.duplicates && textDocument.text.length > LARGE_DATASET_CHARS;
   const ds: OpenDataset = {
-    uri: textDocument.uri, version: textDocument.version, doc: new DatasetDocument(textDocument.text, options, bom),
+    uri: textDocument.uri, version: textDocument.version, doc: new DatasetDocument(textDocument.text, large ? { ...options, duplicates: false } : options, bom),
     options, last: undefined, scheduled: false,
   };
   datasets.set(ds.uri, ds);
   schedule(ds);
+  if (large) {
+    setImmediate(() => {
+      if (datasets.get(ds.uri) !== ds) return;
+      ds.doc.setOptions(ds.options);
+      schedule(ds);
+    });
+  }
   await refreshPartner(ds);
 });
 

@@ -139,6 +139,22 @@ describe('language server over stdio', () => {
     assert.deepEqual(keep.map((e) => [e.range.start.line, e.range.end.line, e.newText]), [[2, 3, ''], [3, 4, '']]);
   });
 
+  test('a large dataset gets its rule diagnostics first, then its duplicates', async () => {
+    const bigUri = 'file:///nowhere/big.jsonl';
+    const filler = 'lorem ipsum dolor sit amet '.repeat(40);
+    const lines = Array.from({ length: 9000 }, (_, i) => vertex([['user', `${i} ${filler} ${i * 7919}`], ['model', `answer ${i} ${(i * 104729).toString(36)}`]]));
+    lines[8999] = lines[0] as string; // an exact duplicate
+    lines[5] = vertex([['user', 'q'], ['assistant', 'a']]); // a rule problem
+    const text = lines.join('\n') + '\n';
+    assert.ok(text.length > 8 * 1024 * 1024);
+    const before = published.length;
+    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: bigUri, languageId: 'jsonl', version: 1, text } });
+    const first = await waitFor(published, (x) => x.uri === bigUri && published.indexOf(x) >= before);
+    assert.deepEqual(first.diagnostics.map((d) => d.code), ['invalid-role'], 'rules first, no waiting for duplicates');
+    const later = await waitFor(published, (x) => x.uri === bigUri && x.diagnostics.some((d) => d.code === 'duplicate'));
+    assert.deepEqual(later.diagnostics.map((d) => [d.range.start.line, d.code]), [[0, 'duplicate'], [5, 'invalid-role'], [8999, 'duplicate']]);
+  });
+
   test('settings change severities and pin formats', async () => {
     settings = { rules: { 'role-order': 'off' }, formats: { '**/train.jsonl': 'openai-chat' } };
     await conn.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
