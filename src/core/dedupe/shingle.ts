@@ -123,31 +123,10 @@ export function shingleSet(text: string, n: number, wideColumns = 2): Uint32Arra
   return buf.slice(0, sortUnique(buf, count));
 }
 
-/** |a ∩ b| of two sorted sets, by a merge. */
-export function intersectionSize(a: Uint32Array, b: Uint32Array): number {
-  let i = 0;
-  let j = 0;
-  let n = 0;
-  const la = a.length;
-  const lb = b.length;
-  while (i < la && j < lb) {
-    const x = a[i] as number;
-    const y = b[j] as number;
-    if (x === y) {
-      n++;
-      i++;
-      j++;
-    } else if (x < y) i++;
-    else j++;
-  }
-  return n;
-}
-
 /** Exact Jaccard similarity |a ∩ b| / |a ∪ b| of two sorted sets; 1 for two empty sets. */
 export function jaccard(a: Uint32Array, b: Uint32Array): number {
-  if (a.length === 0 && b.length === 0) return 1;
-  const inter = intersectionSize(a, b);
-  return inter / (a.length + b.length - inter);
+  if (a.length === 0 || b.length === 0) return a.length === b.length ? 1 : 0;
+  return jaccardAtLeast(a, b, 0); // with no threshold the merge never stops early
 }
 
 /**
