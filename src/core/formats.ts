@@ -45,8 +45,6 @@ export interface FormatInfo {
   readonly roles: Readonly<Record<string, TurnKind>>;
   /** The name this format gives to each kind of turn. */
   readonly roleNames: Readonly<Partial<Record<TurnKind, string>>>;
-  /** Where the system instruction lives: in the turn list, or in a key of its own. */
-  readonly systemPlacement: 'first-turn' | 'key' | 'none';
   /** Key of the turn list, for role-based formats. */
   readonly turnsKey: string | undefined;
   /** In each turn of the list: the key of its role and of its text (`parts` for Vertex). */
@@ -61,7 +59,6 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     markerKeys: ['contents'],
     roles: { user: 'user', model: 'model' },
     roleNames: { user: 'user', model: 'model', system: 'systemInstruction' },
-    systemPlacement: 'key',
     turnsKey: 'contents',
     roleKey: 'role',
     textKey: 'parts',
@@ -72,7 +69,6 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     markerKeys: ['messages'],
     roles: { system: 'system', developer: 'system', user: 'user', assistant: 'model', tool: 'tool', function: 'tool' },
     roleNames: { system: 'system', user: 'user', model: 'assistant', tool: 'tool' },
-    systemPlacement: 'first-turn',
     turnsKey: 'messages',
     roleKey: 'role',
     textKey: 'content',
@@ -83,7 +79,6 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     markerKeys: ['conversations'],
     roles: { system: 'system', human: 'user', gpt: 'model', function_call: 'model', observation: 'tool' },
     roleNames: { system: 'system', user: 'human', model: 'gpt', tool: 'observation' },
-    systemPlacement: 'first-turn',
     turnsKey: 'conversations',
     roleKey: 'from',
     textKey: 'value',
@@ -94,7 +89,6 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     markerKeys: ['instruction'],
     roles: {},
     roleNames: { system: 'system', user: 'instruction', model: 'output' },
-    systemPlacement: 'key',
     turnsKey: undefined,
     roleKey: undefined,
     textKey: undefined,
@@ -105,7 +99,6 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     markerKeys: ['prompt', 'completion'],
     roles: {},
     roleNames: { user: 'prompt', model: 'completion' },
-    systemPlacement: 'none',
     turnsKey: undefined,
     roleKey: undefined,
     textKey: undefined,
@@ -116,7 +109,6 @@ export const FORMATS: Readonly<Record<FormatId, FormatInfo>> = {
     markerKeys: ['conversation'],
     roles: { system: 'system', human: 'user', user: 'user', assistant: 'model' },
     roleNames: { system: 'system', user: 'human', model: 'assistant' },
-    systemPlacement: 'first-turn',
     turnsKey: 'conversation',
     roleKey: 'role',
     textKey: 'message',

@@ -22,9 +22,8 @@ export const SCHEMAS: Readonly<Record<FormatId, object>> = {
 };
 
 export interface SchemaProblem {
+  /** The value at fault, or the object that lacks a key. */
   readonly path: JsonPath;
-  /** 'missing': the object at path lacks a key; 'value': the value at path is wrong. */
-  readonly kind: 'missing' | 'value';
   readonly message: string;
 }
 
@@ -87,20 +86,11 @@ export function schemaProblems(format: FormatId, value: unknown, limit = 10): Sc
   for (const e of validate.errors ?? []) {
     if (e.keyword === 'if' || e.keyword === 'anyOf' || e.keyword === 'oneOf') continue;
     const path = pointerToPath(e.instancePath);
-    let kind: SchemaProblem['kind'] = 'value';
-    let message: string;
-    if (e.keyword === 'errorMessage') {
-      message = e.message ?? 'invalid';
-      const inner = (e.params as { errors?: ErrorObject[] }).errors ?? [];
-      if (inner.length > 0 && inner.every((x) => x.keyword === 'required')) kind = 'missing';
-    } else {
-      message = plain(e, path);
-      if (e.keyword === 'required') kind = 'missing';
-    }
+    const message = e.keyword === 'errorMessage' ? e.message ?? 'invalid' : plain(e, path);
     const key = `${e.instancePath}|${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ path, kind, message });
+    out.push({ path, message });
     if (out.length >= limit) break;
   }
   return out;
