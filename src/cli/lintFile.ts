@@ -11,7 +11,7 @@ import {
   Diagnostic, FileContext, FileStats, LintSummary, blankLineDiagnostic, bomDiagnostic, contextDiagnostics, duplicateDiagnostic, spansFromText, crlfDiagnostic, summarize, toDiagnostic,
 } from '../core/document';
 import type { LintOptions } from '../core/options';
-import { Cluster, DuplicateIndex, dedupeTextOfLine } from '../core/dedupe';
+import { Cluster, DedupeText, DuplicateIndex, dedupeText, dedupeTextOfLine } from '../core/dedupe';
 import { FORMATS, FORMAT_ORDER, FormatId } from '../core/formats';
 import { PartnerIndex, leakageDiagnostic } from '../core/leakage';
 import { Locator, Span } from '../core/locate';
@@ -119,9 +119,10 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
       const d = toDiagnostic(line, { start: Math.max(0, bad), end: Math.max(1, bad + 1), code: 'invalid-utf8', message: 'this line holds bytes that are not valid UTF-8 (shown as �): re-encode the file as UTF-8' }, options);
       if (d) lineDiagnostics.push(d);
     }
-    const a = analyzeLine(text, options, undefined);
+    let sample: DedupeText | undefined;
+    const a = analyzeLine(text, options, undefined, options.duplicates ? (turns) => (sample = dedupeText(turns, options.dedupe.turns)) : undefined);
     stats.add(a);
-    if (a.kind === 'sample' && options.duplicates) dup.set(line, dedupeTextOfLine(text, options.dedupe.turns));
+    if (sample !== undefined) dup.set(line, sample);
     kinds.push(a.kind === 'blank' ? KIND_BLANK : a.kind === 'invalid' ? KIND_INVALID : KIND_SAMPLE);
     formats.push(a.ownFormat !== undefined ? FORMAT_ORDER.indexOf(a.ownFormat) : NO_FORMAT);
     systems.push(a.system !== undefined ? a.system.hash : NaN);

@@ -178,7 +178,11 @@ function lineTooLarge(text: string, options: LintOptions): LineAnalysis {
  * Analyse one line (without its line break). `fileFormat` is used only when the
  * line's own keys name no format.
  */
-export function analyzeLine(text: string, options: LintOptions, fileFormat: FormatId | undefined): LineAnalysis {
+export function analyzeLine(
+  text: string, options: LintOptions, fileFormat: FormatId | undefined,
+  /** Given the turns of a sample whose own keys name its format, so a caller need not parse the line again. */
+  onTurns?: (turns: readonly Turn[]) => void,
+): LineAnalysis {
   if (isBlank(text)) return BLANK;
   if (text.length > options.maxLineLength) return lineTooLarge(text, options);
   // A BOM at the start of the first line is reported by the document, not as bad JSON.
@@ -210,6 +214,7 @@ export function analyzeLine(text: string, options: LintOptions, fileFormat: Form
     diagnostics.push({ ...loc.valueOrKey(p.path), code: 'schema', message: p.message });
   }
   const turns = extractTurns(format, obj);
+  if (onTurns !== undefined && ownFormat !== undefined) onTurns(turns);
   conventionDiagnostics(format, turns, loc, diagnostics);
   const tokens = estimateSampleTokens(turns.map((t) => t.text));
   if (tokens > options.tokenLimit) {

@@ -6,7 +6,7 @@
  */
 import { LineAnalysis, LineDiagnostic, analyzeLine, turnsOfLine } from './analyze';
 import { FORMATS, FORMAT_ORDER, FormatId } from './formats';
-import { Cluster, DedupeText, DuplicateIndex, DuplicateView, Twin, dedupeTextOfLine } from './dedupe';
+import { Cluster, DedupeText, DuplicateIndex, DuplicateView, Twin, dedupeText, dedupeTextOfLine } from './dedupe';
 import { PartnerIndex, leakageDiagnostic } from './leakage';
 import { Locator, Span } from './locate';
 import { LintOptions, effectiveSeverity } from './options';
@@ -403,10 +403,12 @@ export class DatasetDocument {
   }
 
   private analyze(i: number): LineAnalysis {
-    const a = analyzeLine(this.lineText(i), this.options, this.fileFormat);
+    let sample: DedupeText | undefined;
+    const dedupe = this.options.duplicates;
+    const a = analyzeLine(this.lineText(i), this.options, this.fileFormat, dedupe ? (turns) => (sample = dedupeText(turns, this.options.dedupe.turns)) : undefined);
     this.results[i] = a;
     this.stats.add(a);
-    if (this.options.duplicates) this.dup.set(this.ids[i] as number, a.kind === 'sample' ? dedupeTextOfLine(this.lineText(i), this.options.dedupe.turns) : undefined);
+    if (dedupe) this.dup.set(this.ids[i] as number, sample);
     return a;
   }
 
