@@ -17,10 +17,12 @@ import { RULE_IDS, SEVERITY_SETTINGS, isRuleId } from '../core/rules';
 import { fixFile, unifiedDiff, writeFixed } from './fixFile';
 import { FileLintResult, lintFile } from './lintFile';
 import { PartnerIndex, findPartner } from '../core/leakage';
+import { TuneUsageError, runTune } from './tune';
 
 const USAGE = `Usage: sft-studio lint [options] <files or globs...>
        sft-studio fix [--write] [--dedupe] <files or globs...>
        sft-studio convert <file> --to FORMAT -o OUT [--force]
+       sft-studio tune <train.jsonl> --backend local --model ID [options]   (sft-studio tune --help)
 
 Checks JSONL fine-tuning datasets: broken JSON, schema and format conventions,
 roles, empty turns, system instructions, sample length, line endings.
@@ -235,13 +237,14 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'lint') return await runLint(rest, write);
     if (command === 'fix') return await runFix(rest, write);
     if (command === 'convert') return await runConvert(rest);
+    if (command === 'tune') return await runTune(rest, write);
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
       write(USAGE + '\n');
       return command === undefined ? 2 : 0;
     }
-    throw new UsageError(`unknown command "${command}" (available: lint, fix, convert)`);
+    throw new UsageError(`unknown command "${command}" (available: lint, fix, convert, tune)`);
   } catch (err) {
-    if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
+    if (err instanceof UsageError || err instanceof TuneUsageError || (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`sft-studio: ${err.message}\n`);
       return 2;
     }

@@ -1,0 +1,276 @@
+/**
+ * Local tuning runs: the run config the trainer reads, the events it writes (both checked against
+ * the JSON Schemas in schemas/), the advice that fills in hyper-parameters, and the summary of a
+ * finished run. The run folder is `.sft-studio/runs/<id>/` with config.json, run.json (what was
+ * trained on, with content hashes), data/, events.jsonl, trainer.log, summary.json, adapter/ and
+ * checkpoints/.
+ */
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import runConfigSchema from '../../schemas/run-config.schema.json';
+import trainerEventSchema from '../../schemas/trainer-event.schema.json';
+
+export interface LoraConfig {
+  rank?: number;
+  alpha?: number;
+  dropout?: number;
+  target_modules?: 'all-linear' | string[];
+}
+
+/** schemas/run-config.schema.json as a type; the schema is the contract with the trainer. */
+export interface RunConfig {
+  mode?: 'train' | 'score';
+  model: string;
+  train_file: string;
+  validation_file?: string | null;
+  validation_split?: number;
+  method?: 'lora' | 'qlora' | 'full';
+  lora?: LoraConfig;
+  epochs?: number;
+  max_steps?: number;
+  learning_rate?: number;
+  batch_size?: number;
+  gradient_accumulation?: number;
+  warmup_ratio?: number;
+  weight_decay?: number;
+  max_grad_norm?: number;
+  seed?: number;
+  max_length?: number;
+  packing?: boolean;
+  group_by_length?: boolean;
+  gradient_checkpointing?: boolean;
+  eval_steps?: number;
+  early_stopping_patience?: number;
+  logging_steps?: number;
+  save_steps?: number;
+  save_total_limit?: number;
+  resume_from?: string | null;
+  output_dir?: string | null;
+  score_after?: boolean;
+  ifd?: boolean;
+  adapter?: string | null;
+  precision?: 'auto' | 'bf16' | 'fp32';
+  device?: 'auto' | 'cpu' | 'cuda' | 'mps';
+}
+
+interface EventBase {
+  readonly time: string;
+}
+export interface StartedEvent extends EventBase {
+  readonly event: 'started';
+  readonly config: Record<string, unknown>;
+  readonly device: string;
+  readonly model: string;
+  readonly total_steps: number;
+  readonly method?: string;
+  readonly parameters?: { trainable: number; total: number };
+  readonly samples?: { train: number; validation: number; too_long: number };
+}
+export interface ProgressEvent extends EventBase {
+  readonly event: 'progress';
+  readonly step: number;
+  readonly total_steps: number;
+  readonly epoch: number;
+  readonly eta_seconds?: number | null;
+}
+export interface MetricsEvent extends EventBase {
+  readonly event: 'metrics';
+  readonly step: number;
+  readonly epoch?: number;
+  readonly split: 'train' | 'eval';
+  readonly loss: number | null;
+  readonly accuracy: number | null;
+  readonly learning_rate?: number;
+  readonly grad_norm?: number | null;
+  readonly tokens_per_second?: number | null;
+  readonly peak_memory_mb?: number;
+}
+export interface SampleLossEvent extends EventBase {
+  readonly event: 'sample_loss';
+  readonly file: 'train' | 'validation';
+  readonly line: number;
+  readonly loss: number | null;
+  readonly tokens?: number;
+  readonly turns?: readonly { turn: number; loss: number | null; tokens?: number }[];
+  readonly ifd?: number | null;
+  readonly stage?: 'score' | 'after_training';
+  readonly skipped?: string;
+}
+export interface CheckpointEvent extends EventBase {
+  readonly event: 'checkpoint';
+  readonly path: string;
+  readonly step: number;
+}
+export interface WarningEvent extends EventBase {
+  readonly event: 'warning';
+  readonly text: string;
+  readonly code?: string;
+  readonly lines?: readonly number[];
+}
+export interface FinishedEvent extends EventBase {
+  readonly event: 'finished';
+  readonly status: RunStatus;
+  readonly adapter: string | null;
+  readonly best_eval_loss?: number | null;
+  readonly steps?: number;
+  readonly stopped_early?: boolean;
+  readonly reason?: string | null;
+}
+export interface ErrorEvent extends EventBase {
+  readonly event: 'error';
+  readonly message: string;
+  readonly hint?: string | null;
+  readonly kind?: string;
+}
+export type TrainerEvent = StartedEvent | ProgressEvent | MetricsEvent | SampleLossEvent | CheckpointEvent | WarningEvent | FinishedEvent | ErrorEvent;
+export type RunStatus = 'completed' | 'cancelled' | 'failed';
+
+let compiled: { config: ValidateFunction; event: ValidateFunction } | undefined;
+function validators(): { config: ValidateFunction; event: ValidateFunction } {
+  if (compiled === undefined) {
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    compiled = { config: ajv.compile(runConfigSchema), event: ajv.compile(trainerEventSchema) };
+  }
+  return compiled;
+}
+
+function describe(errors: readonly ErrorObject[] | null | undefined): string[] {
+  return (errors ?? []).map((e) => {
+    const where = e.instancePath === '' ? 'the config' : e.instancePath.slice(1).replace(/\//g, '.');
+    if (e.keyword === 'additionalProperties') return `${where}: unknown setting "${String(e.params.additionalProperty)}"`;
+    if (e.keyword === 'enum') return `${where} must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    return `${where} ${e.message ?? 'is not valid'}`;
+  });
+}
+
+/** Plain-sentence problems with a run config; empty when it is valid. */
+export function runConfigProblems(config: unknown): string[] {
+  const v = validators().config;
+  return v(config) ? [] : describe(v.errors);
+}
+
+/** An event from the trainer, or why the value is not one. */
+export function parseTrainerEvent(value: unknown): { event: TrainerEvent } | { problem: string } {
+  const v = validators().event;
+  if (v(value)) return { event: value as TrainerEvent };
+  return { problem: describe(v.errors).join('; ') };
+}
+
+export interface Advice {
+  readonly config: Omit<RunConfig, 'train_file'>;
+  /** Why each value was chosen, by config key (for hovers and --help). */
+  readonly why: Readonly<Record<string, string>>;
+}
+
+export const TINY_MODEL = 'builtin:tiny';
+
+/**
+ * Hyper-parameters for a local run, from the model and the number of training samples, following
+ * the LoRA practice this product is built on: learning rate 2e-4, 1–3 epochs (fewer on more data),
+ * batch 4 with gradient accumulation 4, 3 % warm-up, cosine schedule.
+ */
+export function localAdvice(model: string, trainSamples: number, hasValidationFile: boolean): Advice {
+  const why: Record<string, string> = {};
+  const validation_split = hasValidationFile || trainSamples < 20 ? 0 : 0.1;
+  why.validation_split = hasValidationFile
+    ? 'a validation file is paired with the dataset'
+    : trainSamples < 20
+      ? 'too few samples to hold some out; pair a validation file to watch for overfitting'
+      : 'no validation file: 10 % of the samples are held out to watch the validation loss';
+  if (model === TINY_MODEL) {
+    const epochs = Math.min(30, Math.max(2, Math.round((60 * 8) / Math.max(1, trainSamples))));
+    why.learning_rate = 'builtin:tiny learns from scratch, so it takes a larger step than an adapter on a pretrained model';
+    why.epochs = 'about 60 steps: enough for its loss to fall, about a minute on a CPU';
+    why.method = 'builtin:tiny is small enough to train all of it';
+    return {
+      config: { model, method: 'full', learning_rate: 1e-3, epochs, batch_size: 8, gradient_accumulation: 1, warmup_ratio: 0.03, max_length: 1024, validation_split, early_stopping_patience: 0, seed: 42 },
+      why,
+    };
+  }
+  const epochs = trainSamples < 1000 ? 3 : trainSamples < 10000 ? 2 : 1;
+  why.learning_rate = '2e-4 is the usual LoRA learning rate; lower it if the loss jumps';
+  why.epochs = `${trainSamples.toLocaleString('en-US')} samples: ${epochs} epoch${epochs === 1 ? '' : 's'} (1–3, fewer on more data, to avoid overfitting)`;
+  why.batch_size = 'batch 4 with gradient accumulation 4: an effective batch of 16 that fits a single GPU';
+  why.warmup_ratio = '3 % warm-up, then a cosine schedule';
+  why.method = 'LoRA on every linear layer: a small adapter, most of the quality of full fine-tuning';
+  why.early_stopping_patience = 'stop when the validation loss has not improved for 3 evaluations';
+  return {
+    config: {
+      model, method: 'lora', lora: { rank: 16, alpha: 32, dropout: 0.05, target_modules: 'all-linear' }, learning_rate: 2e-4, epochs, batch_size: 4, gradient_accumulation: 4,
+      warmup_ratio: 0.03, max_length: 2048, validation_split, early_stopping_patience: 3, seed: 42,
+    },
+    why,
+  };
+}
+
+export interface RunSummary {
+  readonly status: RunStatus | 'running';
+  readonly steps: number;
+  readonly totalSteps: number;
+  readonly lastTrainLoss: number | null;
+  readonly lastEvalLoss: number | null;
+  readonly bestEvalLoss: number | null;
+  readonly accuracy: number | null;
+  readonly adapter: string | null;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly durationSeconds: number | null;
+  readonly error: { message: string; hint?: string | null } | null;
+  readonly warnings: number;
+  readonly sampleLosses: number;
+}
+
+/** What a run's events add up to (a run without `finished` is still running, or was cut off). */
+export function summarizeEvents(events: readonly TrainerEvent[]): RunSummary {
+  let status: RunSummary['status'] = 'running';
+  let steps = 0, totalSteps = 0, warnings = 0, sampleLosses = 0;
+  let lastTrainLoss: number | null = null, lastEvalLoss: number | null = null, bestEvalLoss: number | null = null, accuracy: number | null = null;
+  let adapter: string | null = null;
+  let error: RunSummary['error'] = null;
+  for (const e of events) {
+    switch (e.event) {
+      case 'started':
+        totalSteps = e.total_steps;
+        break;
+      case 'progress':
+        steps = e.step;
+        totalSteps = e.total_steps;
+        break;
+      case 'metrics':
+        if (e.split === 'train') lastTrainLoss = e.loss;
+        else {
+          lastEvalLoss = e.loss;
+          accuracy = e.accuracy;
+          if (e.loss !== null && (bestEvalLoss === null || e.loss < bestEvalLoss)) bestEvalLoss = e.loss;
+        }
+        break;
+      case 'sample_loss':
+        sampleLosses++;
+        break;
+      case 'warning':
+        warnings++;
+        break;
+      case 'error':
+        error = { message: e.message, hint: e.hint };
+        break;
+      case 'finished':
+        status = e.status;
+        adapter = e.adapter;
+        if (e.steps !== undefined) steps = e.steps;
+        break;
+      case 'checkpoint':
+        break;
+    }
+  }
+  const startedAt = events[0]?.time ?? null;
+  const finishedAt = status === 'running' ? null : (events[events.length - 1]?.time ?? null);
+  const durationSeconds = startedAt !== null && finishedAt !== null ? (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000 : null;
+  return { status, steps, totalSteps, lastTrainLoss, lastEvalLoss, bestEvalLoss, accuracy, adapter, startedAt, finishedAt, durationSeconds, error, warnings, sampleLosses };
+}
+
+/** A run id that sorts by time and says which model: `20261123-171502-gemma-2-2b-it`. */
+export function runId(date: Date, model: string): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
+  const slug = model.replace(/^.*[\\/]/, '').replace(/^builtin:/, '').toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
+  return `${stamp}-${slug || 'model'}`;
+}
