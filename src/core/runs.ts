@@ -271,6 +271,6 @@ export function summarizeEvents(events: readonly TrainerEvent[]): RunSummary {
 export function runId(date: Date, model: string): string {
   const p = (n: number) => String(n).padStart(2, '0');
   const stamp = `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
-  const slug = model.replace(/^.*[\\/]/, '').replace(/^builtin:/, '').toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
+  const slug = model.replace(/[\\/]+$/, '').replace(/^.*[\\/]/, '').replace(/^builtin:/, '').toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
   return `${stamp}-${slug || 'model'}`;
 }

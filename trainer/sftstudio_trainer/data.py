@@ -93,11 +93,11 @@ def encode(chat, sample):
         if role != "model":
             continue
         start_ids = chat.render(sample.system, turns[:i], True)
-        end = len(chat.render(sample.system, turns[: i + 1], False)) if i + 1 < len(turns) else len(full)
-        if full[: len(start_ids)] != start_ids or end > len(full) or end <= len(start_ids):
+        end_ids = chat.render(sample.system, turns[: i + 1], False) if i + 1 < len(turns) else full
+        if full[: len(start_ids)] != start_ids or full[: len(end_ids)] != end_ids or len(end_ids) <= len(start_ids):
             consistent = False
             break
-        spans.append((len(start_ids), end, i))
+        spans.append((len(start_ids), len(end_ids), i))
     if not consistent:
         last = max(i for i, (role, _) in enumerate(turns) if role == "model")
         prefix = chat.render(sample.system, turns[:last], True)
