@@ -213,6 +213,16 @@ describe('the local runner', () => {
     assert.ok(await gone(trainerPid), 'the trainer noticed its stdin closing and stopped');
   });
 
+  test('with a lease, the run stops cleanly once nobody renews it (an editor closed for good)', async () => {
+    const run = prepare(path.join(tmp, 'lease'));
+    const lease = path.join(run.dir, 'lease');
+    writeFileSync(lease, '');
+    const summary = await launch(run, { python: PYTHON, trainerDir: TRAINER, lease: { file: lease, seconds: 2 } });
+    assert.equal(summary.status, 'cancelled');
+    const finished = readRunEvents(run.dir).pop();
+    assert.equal(finished?.event === 'finished' ? finished.reason : undefined, 'the editor that started the run went away');
+  });
+
   test('a Python without torch gets one error naming the install command', async () => {
     const noTorch = path.join(tmp, 'python-without-site');
     // The real interpreter, with its site-packages (and so torch) turned off.

@@ -8,6 +8,14 @@ import threading
 
 _lock = threading.Lock()
 _out = sys.stdout
+_file = None
+
+
+def also_write_to(path):
+    """Keep every event in a file too (the run's events.jsonl), flushed line by line, so a run
+    outlives the program that started it and a kill loses nothing already reported."""
+    global _file
+    _file = open(path, "a", encoding="utf-8", buffering=1)
 
 
 def _clean(value):
@@ -27,6 +35,9 @@ def emit(event, **fields):
     record.update(_clean(fields))
     line = json.dumps(record, ensure_ascii=False, allow_nan=False)
     with _lock:
+        if _file is not None:
+            _file.write(line + "\n")
+            _file.flush()
         try:
             _out.write(line + "\n")
             _out.flush()

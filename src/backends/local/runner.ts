@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { FormatId } from '../../core/formats';
@@ -114,6 +114,12 @@ export interface LaunchOptions {
   /** How long the trainer has to save a checkpoint after SIGTERM before it is killed. */
   readonly graceMs?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Without a lease the trainer stops when this process's end of its stdin closes (the CLI:
+   * nothing outlives it). With one, it keeps running while the lease file is touched at least
+   * every `seconds` (the editor: a window reload does not stop a run, a closed editor does).
+   */
+  readonly lease?: { readonly file: string; readonly seconds: number };
 }
 
 /** The trainer's folder in a bundle (dist/*.js sit beside trainer/). */
@@ -127,12 +133,18 @@ const now = () => new Date().toISOString();
 export function launch(run: PreparedRun, opts: LaunchOptions): Promise<RunSummary> {
   return new Promise((resolve) => {
     const events: TrainerEvent[] = [];
-    const eventsFd = openSync(path.join(run.dir, 'events.jsonl'), 'a');
+    // The trainer appends each event to events.jsonl itself (so the record outlives this
+    // process); the host adds only what the trainer could not say: a broken protocol line, or
+    // how it ended when it died without a word.
+    const eventsFile = path.join(run.dir, 'events.jsonl');
     const log = createWriteStream(path.join(run.dir, 'trainer.log'), { flags: 'a' });
-    const record = (e: TrainerEvent) => {
+    const seen = (e: TrainerEvent) => {
       events.push(e);
-      writeSync(eventsFd, JSON.stringify(e) + '\n');
       opts.onEvent?.(e);
+    };
+    const record = (e: TrainerEvent) => {
+      appendFileSync(eventsFile, JSON.stringify(e) + '\n');
+      seen(e);
     };
     const hostWarning = (text: string) => record({ event: 'warning', time: now(), text, code: 'host' });
     const env = {
@@ -142,7 +154,8 @@ export function launch(run: PreparedRun, opts: LaunchOptions): Promise<RunSummar
       PYTHONIOENCODING: 'utf-8',
     };
     const posix = process.platform !== 'win32';
-    const child = spawn(opts.python, ['-m', 'sftstudio_trainer', '--config', run.configPath, '--watch-stdin'], {
+    const watch = opts.lease !== undefined ? ['--lease-file', opts.lease.file, '--lease-seconds', String(opts.lease.seconds)] : ['--watch-stdin'];
+    const child = spawn(opts.python, ['-m', 'sftstudio_trainer', '--config', run.configPath, '--events-file', eventsFile, ...watch], {
       cwd: run.dir, env, stdio: ['pipe', 'pipe', 'pipe'], detached: posix, windowsHide: true,
     });
     let cancelRequested = false;
@@ -182,7 +195,7 @@ export function launch(run: PreparedRun, opts: LaunchOptions): Promise<RunSummar
         return;
       }
       const parsed = parseTrainerEvent(value);
-      if ('event' in parsed) record(parsed.event);
+      if ('event' in parsed) seen(parsed.event);
       else hostWarning(`the trainer wrote an event that breaks the protocol (${parsed.problem}): ${line.slice(0, 200)}`);
     });
     createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
@@ -208,7 +221,6 @@ export function launch(run: PreparedRun, opts: LaunchOptions): Promise<RunSummar
         }
         record({ event: 'finished', time: now(), status: cancelRequested ? 'cancelled' : 'failed', adapter: null, reason: cancelRequested ? 'cancelled' : null });
       }
-      closeSync(eventsFd);
       const summary = summarizeEvents(events);
       writeFileSync(path.join(run.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
       log.end(() => resolve(summary));
