@@ -25,6 +25,11 @@ const entries = [
   { entryPoints: ['src/server/main.ts'], outfile: 'dist/server.js' },
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
 ];
+// The tuning panel's page: a browser bundle and its stylesheet, served from dist/webview only.
+entries.push({
+  entryPoints: ['webview/main.ts', 'webview/style.css'], outdir: 'dist/webview', platform: 'browser', format: 'iife', target: 'es2022',
+  define: {}, banner: {}, mainFields: ['browser', 'module', 'main'],
+});
 if (!production) entries.push({ entryPoints: ['bench/main.ts'], outfile: 'dist/bench.js' });
 
 if (watch) {

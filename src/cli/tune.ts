@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FORMAT_IDS, isFormatId, type FormatId } from '../core/formats';
 import { conventionalPartners } from '../core/leakage';
-import { localAdvice, type RunConfig, type RunSummary, type TrainerEvent } from '../core/runs';
+import { localAdvice } from '../core/advice';
+import type { RunConfig, RunSummary, TrainerEvent } from '../core/runs';
 import { bundledTrainerDir, launch, prepareRun, RunSetupError } from '../backends/local/runner';
 import { normalizeDataset } from '../core/trainingData';
 

@@ -155,53 +155,6 @@ export function parseTrainerEvent(value: unknown): { event: TrainerEvent } | { p
   return { problem: describe(v.errors).join('; ') };
 }
 
-export interface Advice {
-  readonly config: Omit<RunConfig, 'train_file'>;
-  /** Why each value was chosen, by config key (for hovers and --help). */
-  readonly why: Readonly<Record<string, string>>;
-}
-
-export const TINY_MODEL = 'builtin:tiny';
-
-/**
- * Hyper-parameters for a local run, from the model and the number of training samples, following
- * the LoRA practice this product is built on: learning rate 2e-4, 1–3 epochs (fewer on more data),
- * batch 4 with gradient accumulation 4, 3 % warm-up, cosine schedule.
- */
-export function localAdvice(model: string, trainSamples: number, hasValidationFile: boolean): Advice {
-  const why: Record<string, string> = {};
-  const validation_split = hasValidationFile || trainSamples < 20 ? 0 : 0.1;
-  why.validation_split = hasValidationFile
-    ? 'a validation file is paired with the dataset'
-    : trainSamples < 20
-      ? 'too few samples to hold some out; pair a validation file to watch for overfitting'
-      : 'no validation file: 10 % of the samples are held out to watch the validation loss';
-  if (model === TINY_MODEL) {
-    const epochs = Math.min(30, Math.max(2, Math.round((60 * 8) / Math.max(1, trainSamples))));
-    why.learning_rate = 'builtin:tiny learns from scratch, so it takes a larger step than an adapter on a pretrained model';
-    why.epochs = 'about 60 steps: enough for its loss to fall, about a minute on a CPU';
-    why.method = 'builtin:tiny is small enough to train all of it';
-    return {
-      config: { model, method: 'full', learning_rate: 1e-3, epochs, batch_size: 8, gradient_accumulation: 1, warmup_ratio: 0.03, max_length: 1024, validation_split, early_stopping_patience: 0, seed: 42 },
-      why,
-    };
-  }
-  const epochs = trainSamples < 1000 ? 3 : trainSamples < 10000 ? 2 : 1;
-  why.learning_rate = '2e-4 is the usual LoRA learning rate; lower it if the loss jumps';
-  why.epochs = `${trainSamples.toLocaleString('en-US')} samples: ${epochs} epoch${epochs === 1 ? '' : 's'} (1–3, fewer on more data, to avoid overfitting)`;
-  why.batch_size = 'batch 4 with gradient accumulation 4: an effective batch of 16 that fits a single GPU';
-  why.warmup_ratio = '3 % warm-up, then a cosine schedule';
-  why.method = 'LoRA on every linear layer: a small adapter, most of the quality of full fine-tuning';
-  why.early_stopping_patience = 'stop when the validation loss has not improved for 3 evaluations';
-  return {
-    config: {
-      model, method: 'lora', lora: { rank: 16, alpha: 32, dropout: 0.05, target_modules: 'all-linear' }, learning_rate: 2e-4, epochs, batch_size: 4, gradient_accumulation: 4,
-      warmup_ratio: 0.03, max_length: 2048, validation_split, early_stopping_patience: 3, seed: 42,
-    },
-    why,
-  };
-}
-
 export interface RunSummary {
   readonly status: RunStatus | 'running';
   readonly steps: number;

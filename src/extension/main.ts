@@ -9,6 +9,7 @@ import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } f
 import { FORMATS, FORMAT_IDS, FormatId } from '../core/formats';
 import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, REMOVE_BOM_COMMAND, ServerInitializationOptions, USE_LF_COMMAND } from '../shared/protocol';
 import { DatasetStatusBar } from './statusBar';
+import { registerTuning } from './tuning';
 
 /** Owns every disposable of the extension, so deactivation leaves nothing behind. */
 class Context implements vscode.Disposable {
@@ -160,6 +161,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
   c.push(vscode.commands.registerCommand('sftStudio.restartServer', async () => {
     await c.client?.restart();
   }));
+  registerTuning(c, extension);
   c.client = await startClient(c, status);
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { localAdvice, parseTrainerEvent, runConfigProblems, runId, summarizeEvents, type TrainerEvent } from '../../src/core/runs';
+import { localAdvice } from '../../src/core/advice';
+import { parseTrainerEvent, runConfigProblems, runId, summarizeEvents, type TrainerEvent } from '../../src/core/runs';
 import { normalizeDataset } from '../../src/core/trainingData';
 import { openai, vertex } from './helpers';
 

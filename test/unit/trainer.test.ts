@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
-import { launch, prepareRun, readRunEvents, RunSetupError } from '../../src/backends/local/runner';
-import { localAdvice, parseTrainerEvent, runConfigProblems, type TrainerEvent } from '../../src/core/runs';
+import { launch, prepareRun, RunSetupError } from '../../src/backends/local/runner';
+import { readRunEvents } from '../../src/core/runStore';
+import { localAdvice } from '../../src/core/advice';
+import { parseTrainerEvent, runConfigProblems, type TrainerEvent } from '../../src/core/runs';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BIN = path.join(ROOT, 'bin', 'sft-studio.js');

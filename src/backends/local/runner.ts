@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { FormatId } from '../../core/formats';
 import { parseTrainerEvent, runConfigProblems, runId, summarizeEvents, type RunConfig, type RunSummary, type TrainerEvent } from '../../core/runs';
+import { writeFileAtomic } from '../../core/runStore';
 import { normalizeDataset, type LineNote } from '../../core/trainingData';
 
 export class RunSetupError extends Error {}
@@ -99,7 +100,7 @@ export function prepareRun(req: RunRequest, now: Date = new Date()): PreparedRun
     id, created: now.toISOString(), backend: 'local', origin: req.origin, mode: config.mode ?? 'train', model: config.model, interpreter: req.python,
     dataset: { train: train.record, ...(validation !== undefined ? { validation: validation.record } : {}) },
   };
-  writeFileSync(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
   return { id, dir, configPath, config, record };
 }
 
@@ -222,25 +223,8 @@ export function launch(run: PreparedRun, opts: LaunchOptions): Promise<RunSummar
         record({ event: 'finished', time: now(), status: cancelRequested ? 'cancelled' : 'failed', adapter: null, reason: cancelRequested ? 'cancelled' : null });
       }
       const summary = summarizeEvents(events);
-      writeFileSync(path.join(run.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+      writeFileAtomic(path.join(run.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
       log.end(() => resolve(summary));
     });
   });
-}
-
-/** Reads a run folder's events back (a line cut short by a kill is skipped). */
-export function readRunEvents(dir: string): TrainerEvent[] {
-  const file = path.join(dir, 'events.jsonl');
-  if (!existsSync(file)) return [];
-  const out: TrainerEvent[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      const parsed = parseTrainerEvent(JSON.parse(line));
-      if ('event' in parsed) out.push(parsed.event);
-    } catch {
-      // a partial last line
-    }
-  }
-  return out;
 }

@@ -1,0 +1,160 @@
+/**
+ * The local backend: the Python trainer as a child process, kept alive across window reloads by a
+ * lease file the editor touches, and re-attached by reading the run's events.jsonl.
+ */
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, utimesSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import * as path from 'node:path';
+import { readRun, readRunEvents, runProcessAlive, writeFileAtomic } from '../../core/runStore';
+import { parseTrainerEvent, summarizeEvents, type RunSummary, type TrainerEvent } from '../../core/runs';
+import { EventLog, type RunHandle, type StartRequest, type TuningBackend } from '../types';
+import { launch, prepareRun } from './runner';
+
+export const LEASE_SECONDS = 120;
+
+export interface LocalBackendOptions {
+  readonly python: () => string;
+  readonly trainerDir: string;
+  readonly leaseSeconds?: number;
+}
+
+export class LocalBackend implements TuningBackend {
+  readonly id = 'local' as const;
+  private readonly leases = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: LocalBackendOptions) {}
+
+  private get leaseSeconds(): number {
+    return this.opts.leaseSeconds ?? LEASE_SECONDS;
+  }
+
+  /** Touch every lease we hold, so their trainers keep going while this editor is there. */
+  private holdLease(file: string): void {
+    writeFileSync(file, '');
+    this.leases.add(file);
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => {
+        const now = new Date();
+        for (const f of this.leases) {
+          try {
+            utimesSync(f, now, now);
+          } catch {
+            this.leases.delete(f);
+          }
+        }
+      }, (this.leaseSeconds * 1000) / 4);
+      this.timer.unref();
+    }
+  }
+
+  private releaseLease(file: string): void {
+    this.leases.delete(file);
+    rmSync(file, { force: true });
+    if (this.leases.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  start(request: StartRequest): RunHandle {
+    const python = request.python ?? this.opts.python();
+    const run = prepareRun({ ...request, python, origin: 'extension' });
+    const log = new EventLog();
+    const controller = new AbortController();
+    const lease = path.join(run.dir, 'lease');
+    this.holdLease(lease);
+    const done = launch(run, {
+      python, trainerDir: this.opts.trainerDir, signal: controller.signal, lease: { file: lease, seconds: this.leaseSeconds },
+      onEvent: (e) => log.push(e),
+      onSpawn: (pid) => writeFileAtomic(path.join(run.dir, 'pid'), String(pid)),
+    }).finally(() => {
+      rmSync(path.join(run.dir, 'pid'), { force: true });
+      this.releaseLease(lease);
+      log.close();
+    });
+    return { id: run.id, dir: run.dir, events: () => log, cancel: () => controller.abort(), done };
+  }
+
+  reattach(dir: string): RunHandle | undefined {
+    const item = readRun(dir);
+    if (item === undefined || item.record.backend !== 'local' || item.status !== 'running') return undefined;
+    const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
+    const lease = path.join(dir, 'lease');
+    this.holdLease(lease);
+    const log = new EventLog();
+    const file = path.join(dir, 'events.jsonl');
+    let offset = 0;
+    let rest = '';
+    const readMore = () => {
+      if (!existsSync(file)) return;
+      const size = statSync(file).size;
+      if (size <= offset) return;
+      const fd = openSync(file, 'r');
+      const buf = Buffer.alloc(size - offset);
+      readSync(fd, buf, 0, buf.length, offset);
+      closeSync(fd);
+      offset = size;
+      const text = rest + buf.toString('utf8');
+      const lines = text.split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.trim() === '') continue;
+        try {
+          const parsed = parseTrainerEvent(JSON.parse(line));
+          if ('event' in parsed) log.push(parsed.event);
+        } catch {
+          // not an event line
+        }
+      }
+    };
+    readMore();
+    let watcher: FSWatcher | undefined;
+    const done = new Promise<RunSummary>((resolve) => {
+      let ended = false;
+      const finish = () => {
+        if (ended) return;
+        ended = true;
+        readMore();
+        watcher?.close();
+        clearInterval(alive);
+        if (!log.all.some((e) => e.event === 'finished')) {
+          const now = new Date().toISOString();
+          const last: TrainerEvent[] = [
+            { event: 'error', time: now, kind: 'exit', message: 'the trainer stopped without finishing', hint: `the events up to then are kept; see ${path.join(dir, 'trainer.log')}` },
+            { event: 'finished', time: now, status: 'failed', adapter: null },
+          ];
+          for (const e of last) {
+            appendFileSync(file, JSON.stringify(e) + '\n');
+            log.push(e);
+          }
+        }
+        rmSync(path.join(dir, 'pid'), { force: true });
+        this.releaseLease(lease);
+        log.close();
+        const summary = summarizeEvents(readRunEvents(dir));
+        writeFileAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+        resolve(summary);
+      };
+      watcher = watch(file, () => {
+        readMore();
+        if (log.all.some((e) => e.event === 'finished')) finish();
+      });
+      // The trainer is not our child after a reload: notice its end by its pid.
+      const alive = setInterval(() => {
+        if (!runProcessAlive(dir)) finish();
+      }, 1000);
+    });
+    const cancel = () => {
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+    };
+    return { id: item.id, dir, events: () => log, cancel, done };
+  }
+}

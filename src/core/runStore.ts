@@ -1,0 +1,130 @@
+/**
+ * The runs kept in a workspace (`.sft-studio/runs/<id>/`): listing, reading back, whether the
+ * dataset changed since, and writes that a crash cannot leave half-done.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseTrainerEvent, summarizeEvents, type RunStatus, type RunSummary, type TrainerEvent } from './runs';
+
+/**
+ * Replace a file's content all at once: write a temporary file beside it, flush it to disk,
+ * rename it over the old one. A crash in the middle leaves the old content, never a mix.
+ */
+export function writeFileAtomic(file: string, data: string): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, file);
+}
+
+/** A run's events back from events.jsonl (a line cut short by a kill is skipped). */
+export function readRunEvents(dir: string): TrainerEvent[] {
+  const file = path.join(dir, 'events.jsonl');
+  if (!existsSync(file)) return [];
+  const out: TrainerEvent[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const parsed = parseTrainerEvent(JSON.parse(line));
+      if ('event' in parsed) out.push(parsed.event);
+    } catch {
+      // a partial last line
+    }
+  }
+  return out;
+}
+
+export interface StoredDataset {
+  readonly path: string;
+  readonly sha256: string;
+  readonly samples: number;
+}
+
+/** The part of run.json every backend writes. */
+export interface StoredRun {
+  readonly id: string;
+  readonly created: string;
+  readonly backend: string;
+  readonly mode: 'train' | 'score';
+  readonly model: string;
+  readonly dataset: { readonly train: StoredDataset; readonly validation?: StoredDataset };
+}
+
+export interface RunListItem {
+  readonly id: string;
+  readonly dir: string;
+  readonly record: StoredRun;
+  readonly summary: RunSummary;
+  readonly status: RunStatus | 'running' | 'interrupted';
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function isStoredRun(v: unknown): v is StoredRun {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  const d = r.dataset as Record<string, unknown> | undefined;
+  return typeof r.id === 'string' && typeof r.model === 'string' && typeof r.backend === 'string' && typeof d === 'object' && d !== null && typeof (d.train as Record<string, unknown> | undefined)?.sha256 === 'string';
+}
+
+/** Is the process that runs this run still there? (Its pid is kept in `pid` while it runs.) */
+export function runProcessAlive(dir: string): boolean {
+  const pid = Number(readJson(path.join(dir, 'pid')));
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function readRun(dir: string): RunListItem | undefined {
+  const record = readJson(path.join(dir, 'run.json'));
+  if (!isStoredRun(record)) return undefined;
+  const summary = summarizeEvents(readRunEvents(dir));
+  // A run with no `finished` whose process is gone was cut off (the machine restarted, say).
+  const status = summary.status === 'running' && !runProcessAlive(dir) ? 'interrupted' : summary.status;
+  return { id: record.id, dir, record, summary, status };
+}
+
+/** Every run in a runs folder, newest first. */
+export function listRuns(runsDir: string): RunListItem[] {
+  let names: string[];
+  try {
+    names = readdirSync(runsDir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => readRun(path.join(runsDir, n)))
+    .filter((r): r is RunListItem => r !== undefined)
+    .sort((a, b) => (a.record.created < b.record.created ? 1 : a.record.created > b.record.created ? -1 : 0));
+}
+
+export type DatasetState = 'unchanged' | 'changed' | 'missing';
+
+/** Whether the dataset a run trained on still has the content it had then. */
+export function datasetState(dataset: StoredDataset): DatasetState {
+  try {
+    const hash = createHash('sha256').update(readFileSync(dataset.path)).digest('hex');
+    return hash === dataset.sha256 ? 'unchanged' : 'changed';
+  } catch {
+    return 'missing';
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Tuning runs in the editor: the panel, its serializer, the Runs view, the CodeLens and the
+ * commands. Called once from activate(); everything it makes is handed to the extension's
+ * context for disposal.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { LocalBackend } from '../../backends/local/backend';
+import { TINY_MODEL } from '../../core/advice';
+import { datasetState, listRuns, type RunListItem } from '../../core/runStore';
+import type { RunConfig } from '../../core/runs';
+import { PANEL_VIEW_TYPE } from '../../shared/panelProtocol';
+import { TuningPanel } from './panel';
+import { RunManager } from './runManager';
+import { RunsView } from './runsView';
+
+interface Owner {
+  push<T extends vscode.Disposable>(d: T): T;
+}
+
+const isRun = (v: unknown): v is RunListItem => typeof v === 'object' && v !== null && 'record' in v && 'dir' in v;
+
+function datasetOf(uri: unknown): vscode.Uri | undefined {
+  if (uri instanceof vscode.Uri) return uri;
+  const doc = vscode.window.activeTextEditor?.document;
+  return doc?.languageId === 'jsonl' ? doc.uri : undefined;
+}
+
+export function registerTuning(c: Owner, extension: vscode.ExtensionContext): void {
+  const backend = new LocalBackend({ python: () => 'python3', trainerDir: extension.asAbsolutePath('trainer') });
+  const manager = c.push(new RunManager(backend));
+  const runs = c.push(new RunsView(manager));
+  const tree = c.push(vscode.window.createTreeView('sftStudio.runs', { treeDataProvider: runs, canSelectMany: true, showCollapseAll: false }));
+  const panelFor = (dataset: vscode.Uri) => TuningPanel.createOrShow(extension.extensionUri, manager, dataset);
+
+  c.push(vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
+    deserializeWebviewPanel: async (panel, state: unknown) => TuningPanel.revive(panel, extension.extensionUri, manager, state),
+  }));
+
+  c.push(vscode.commands.registerCommand('sftStudio.startTuningRun', (uri?: unknown) => {
+    const dataset = datasetOf(uri);
+    if (dataset === undefined) {
+      void vscode.window.showInformationMessage('Open a JSONL dataset to start a tuning run on it.');
+      return;
+    }
+    panelFor(dataset);
+  }));
+
+  c.push(vscode.commands.registerCommand('sftStudio.openRun', (item?: unknown) => {
+    const run = isRun(item) ? item : tree.selection[0];
+    if (run === undefined) return;
+    panelFor(vscode.Uri.file(run.record.dataset.train.path)).showRun(run.id);
+  }));
+
+  c.push(vscode.commands.registerCommand('sftStudio.compareRuns', () => {
+    const selected = tree.selection;
+    if (selected.length < 2) {
+      void vscode.window.showInformationMessage('Select two runs or more in the Tuning Runs view (Ctrl or Shift + click) to compare them.');
+      return;
+    }
+    panelFor(vscode.Uri.file(selected[0]!.record.dataset.train.path)).compare(selected.map((r) => r.id));
+  }));
+
+  c.push(vscode.commands.registerCommand('sftStudio.repeatRun', async (item?: unknown) => {
+    const run = isRun(item) ? item : tree.selection[0];
+    if (run === undefined) return;
+    const config = JSON.parse(readFileSync(path.join(run.dir, 'config.json'), 'utf8')) as RunConfig;
+    const { train_file: _t, validation_file: _v, output_dir: _o, resume_from: _r, ...rest } = config;
+    if (datasetState(run.record.dataset.train) === 'changed') {
+      const go = await vscode.window.showWarningMessage(`${path.basename(run.record.dataset.train.path)} has changed since run ${run.id}. Repeat on the data as it is now?`, { modal: true }, 'Repeat');
+      if (go !== 'Repeat') return;
+    }
+    const dataset = vscode.Uri.file(run.record.dataset.train.path);
+    await panelFor(dataset).launch({ trainFile: dataset.fsPath, validationFile: run.record.dataset.validation?.path, config: rest }, `${run.record.model} on ${path.basename(dataset.fsPath)} (repeat of ${run.id})`);
+  }));
+
+  c.push(vscode.commands.registerCommand('sftStudio.cancelRun', (item?: unknown) => {
+    const run = isRun(item) ? item : tree.selection[0];
+    if (run === undefined) return;
+    (manager.get(run.id) ?? manager.attach(run.dir))?.handle.cancel();
+  }));
+
+  c.push(vscode.commands.registerCommand('sftStudio.refreshRuns', () => runs.refresh()));
+
+  c.push(vscode.commands.registerCommand('sftStudio.findHardSamples', async (uri?: unknown) => {
+    const dataset = datasetOf(uri);
+    if (dataset === undefined) {
+      void vscode.window.showInformationMessage('Open a JSONL dataset to find its hard samples.');
+      return;
+    }
+    const runsDir = manager.runsDir(dataset);
+    type Pick = vscode.QuickPickItem & { model?: string; adapter?: string };
+    const tuned: Pick[] = (runsDir ? listRuns(runsDir) : [])
+      .filter((r) => r.status === 'completed' && r.record.mode === 'train' && r.summary.adapter !== null && r.record.dataset.train.path === dataset.fsPath)
+      .map((r) => {
+        const tiny = r.record.model === TINY_MODEL;
+        return { label: `$(history) The model tuned in ${r.id}`, description: r.record.model, model: tiny ? r.summary.adapter! : r.record.model, ...(tiny ? {} : { adapter: r.summary.adapter! }) };
+      });
+    const pick = await vscode.window.showQuickPick<Pick>([{ label: '$(symbol-class) A base model…', description: 'a Hugging Face id or a folder, scored before any tuning' }, ...tuned], { title: 'Score each sample with which model?' });
+    if (pick === undefined) return;
+    const model = pick.model ?? (await vscode.window.showInputBox({ title: 'Base model to score the dataset with', value: TINY_MODEL, prompt: 'builtin:tiny, a Hugging Face model id, or a local folder' }));
+    if (!model) return;
+    const config: Omit<RunConfig, 'train_file' | 'validation_file' | 'output_dir'> = {
+      mode: 'score', model, ifd: true, batch_size: 8, max_length: 2048, ...(pick.adapter ? { adapter: pick.adapter } : {}),
+    };
+    await panelFor(dataset).launch({ trainFile: dataset.fsPath, config }, `hard samples of ${path.basename(dataset.fsPath)} by ${path.basename(model)}`);
+  }));
+
+  c.push(vscode.languages.registerCodeLensProvider({ language: 'jsonl' }, {
+    provideCodeLenses: (doc) => [
+      new vscode.CodeLens(new vscode.Range(0, 0, 0, 0), { title: '$(play) Start Tuning Run', command: 'sftStudio.startTuningRun', arguments: [doc.uri] }),
+      new vscode.CodeLens(new vscode.Range(0, 0, 0, 0), { title: 'Find Hard Samples', command: 'sftStudio.findHardSamples', arguments: [doc.uri] }),
+    ],
+  }));
+
+  // A run an earlier window started and that still goes on shows up in the view as running;
+  // opening it re-attaches. Nothing to do here but make sure the view reads the folders.
+  void Promise.resolve().then(() => {
+    for (const f of vscode.workspace.workspaceFolders ?? []) {
+      for (const r of listRuns(path.join(f.uri.fsPath, '.sft-studio', 'runs'))) if (r.status === 'running') manager.attach(r.dir);
+    }
+    runs.refresh();
+  });
+}

@@ -1,0 +1,383 @@
+/**
+ * The tuning panel: one panel, opened beside the dataset, restored after a window reload by its
+ * serializer (and re-attached to the run it showed). Strict nonce CSP, local resources only; the
+ * page gets everything by postMessage, and every message is checked on arrival.
+ */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { RunSetupError } from '../../backends/local/runner';
+import type { StartRequest } from '../../backends/types';
+import { localAdvice } from '../../core/advice';
+import { conventionalPartners } from '../../core/leakage';
+import { detectOverfitting, type LossPoint } from '../../core/overfitting';
+import { datasetState, listRuns, readRun, readRunEvents } from '../../core/runStore';
+import type { RunConfig, SampleLossEvent, TrainerEvent } from '../../core/runs';
+import { normalizeDataset } from '../../core/trainingData';
+import { FromPanel, messageProblem, PANEL_VIEW_TYPE, PanelState, type FormValues, type HardSampleRow, type RunRow, type ToPanel } from '../../shared/panelProtocol';
+import { preflightOf } from './preflight';
+import { resolveInterpreter } from './interpreter';
+import type { RunManager } from './runManager';
+
+const toWire = (e: TrainerEvent) => ({ ...e });
+
+function nonce(): string {
+  const bytes = new Uint8Array(24);
+  globalThis.crypto.getRandomValues(bytes);
+  return Buffer.from(bytes).toString('base64').replace(/[^A-Za-z0-9]/g, '');
+}
+
+/** The validation file beside a training file, found by its conventional name. */
+export function pairedValidation(trainPath: string): string | undefined {
+  if (!/train/i.test(path.basename(trainPath))) return undefined;
+  return conventionalPartners(trainPath).find((p) => p !== trainPath && existsSync(p) && !/test/i.test(path.basename(p)));
+}
+
+export function runRows(runsDir: string | undefined): RunRow[] {
+  if (runsDir === undefined) return [];
+  return listRuns(runsDir).map((r) => ({
+    id: r.id, status: r.status, backend: r.record.backend, model: r.record.model, dataset: path.basename(r.record.dataset.train.path),
+    bestEvalLoss: r.summary.bestEvalLoss, durationSeconds: r.summary.durationSeconds, datasetChanged: datasetState(r.record.dataset.train) !== 'unchanged',
+  }));
+}
+
+/** The hard samples of a run: its highest per-sample losses on the training file, with a preview of each line. */
+export function hardSampleRows(events: readonly TrainerEvent[], datasetPath: string, text: string | undefined, limit = 20): HardSampleRow[] {
+  const losses = events.filter((e): e is SampleLossEvent => e.event === 'sample_loss' && e.file === 'train' && typeof e.loss === 'number');
+  const latestStage = losses.some((e) => e.stage === 'after_training') ? 'after_training' : 'score';
+  const scored = losses.filter((e) => (e.stage ?? 'score') === latestStage).sort((a, b) => (b.loss ?? 0) - (a.loss ?? 0));
+  const lines = text?.split('\n') ?? [];
+  return scored.slice(0, limit).map((e, i) => ({
+    file: datasetPath, line: e.line, loss: e.loss ?? 0, percentile: (i + 1) / scored.length, preview: (lines[e.line - 1] ?? '').slice(0, 200),
+  }));
+}
+
+export function configFromForm(form: FormValues): Omit<RunConfig, 'train_file' | 'validation_file' | 'output_dir'> {
+  return {
+    mode: 'train', model: form.model.trim(), method: form.method,
+    lora: { rank: form.loraRank, alpha: 2 * form.loraRank, dropout: 0.05, target_modules: 'all-linear' },
+    epochs: form.epochs, learning_rate: form.learningRate, batch_size: form.batchSize, gradient_accumulation: form.gradientAccumulation,
+    max_length: form.maxLength, warmup_ratio: form.warmupRatio, packing: form.packing, early_stopping_patience: form.earlyStoppingPatience,
+    validation_split: form.validationFile === '' ? form.validationSplit : 0, seed: 42,
+  };
+}
+
+export class TuningPanel implements vscode.Disposable {
+  private static current: TuningPanel | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private runId: string | null = null;
+  private following: string | undefined;
+
+  static createOrShow(extensionUri: vscode.Uri, manager: RunManager, dataset: vscode.Uri): TuningPanel {
+    const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Two;
+    if (TuningPanel.current !== undefined) {
+      TuningPanel.current.panel.reveal(column, true);
+      if (TuningPanel.current.dataset.fsPath !== dataset.fsPath) {
+        TuningPanel.current.dataset = dataset;
+        void TuningPanel.current.sendInit();
+      }
+      return TuningPanel.current;
+    }
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'Tuning Run', { viewColumn: column, preserveFocus: true }, TuningPanel.options(extensionUri));
+    return (TuningPanel.current = new TuningPanel(panel, extensionUri, manager, dataset, null));
+  }
+
+  static options(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+    return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')] };
+  }
+
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, manager: RunManager, state: unknown): void {
+    const parsed = PanelState.safeParse(state);
+    if (!parsed.success) {
+      panel.dispose();
+      return;
+    }
+    panel.webview.options = TuningPanel.options(extensionUri);
+    TuningPanel.current?.dispose();
+    TuningPanel.current = new TuningPanel(panel, extensionUri, manager, vscode.Uri.file(parsed.data.datasetPath), parsed.data.runId);
+  }
+
+  static get instance(): TuningPanel | undefined {
+    return TuningPanel.current;
+  }
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    private readonly extensionUri: vscode.Uri,
+    private readonly manager: RunManager,
+    private dataset: vscode.Uri,
+    restoredRun: string | null,
+  ) {
+    this.runId = restoredRun;
+    panel.webview.html = this.html();
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
+      manager.onDidChange(() => this.post({ type: 'runs', runs: runRows(this.manager.runsDir(this.dataset)) })),
+    );
+  }
+
+  private html(): string {
+    const n = nonce();
+    const web = this.panel.webview;
+    const script = web.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', 'main.js'));
+    const style = web.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', 'style.css'));
+    const csp = [`default-src 'none'`, `script-src 'nonce-${n}'`, `style-src ${web.cspSource} 'nonce-${n}'`, `font-src ${web.cspSource}`, `img-src ${web.cspSource} data:`].join('; ');
+    // A fixed skeleton: no value in it comes from the dataset or the user.
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}" nonce="${n}">
+<title>Tuning Run</title>
+</head>
+<body>
+<h2>Start a tuning run</h2>
+<div id="dataset"></div>
+<div id="interpreter"></div>
+<div id="untrusted" hidden>This workspace is not trusted: tuning runs start a Python process, so they are off until you trust it.</div>
+<form id="form" onsubmit="return false"></form>
+<div id="preflight" role="status"></div>
+<div id="preflight-block" role="alert"></div>
+<div id="actions">
+  <vscode-button id="start">Start</vscode-button>
+  <vscode-button id="launch-anyway" secondary hidden>Launch anyway</vscode-button>
+  <vscode-button id="cancel" secondary hidden>Cancel</vscode-button>
+  <span id="notice" role="status"></span>
+</div>
+<section id="run" hidden>
+  <h3 id="run-title"></h3>
+  <div id="status" role="status" aria-live="polite"></div>
+  <vscode-progress-bar id="progress"></vscode-progress-bar>
+  <div id="eta"></div>
+  <div id="overfitting" hidden role="alert"><span id="overfitting-text"></span> <vscode-button id="stop-at-best" secondary>Stop at the best checkpoint</vscode-button></div>
+  <div id="charts">
+    <div class="chart" id="chart-loss"></div>
+    <div class="chart" id="chart-accuracy"></div>
+    <div class="chart" id="chart-lr"></div>
+  </div>
+  <div id="hard"></div>
+  <h3>Log</h3>
+  <div id="log" tabindex="0" aria-label="trainer log"></div>
+</section>
+<section id="compare" hidden><div class="chart" id="chart-compare"></div></section>
+<script nonce="${n}" src="${script.toString()}"></script>
+</body>
+</html>`;
+  }
+
+  private post(message: ToPanel): void {
+    void this.panel.webview.postMessage(message);
+  }
+
+  private async document(): Promise<vscode.TextDocument> {
+    return vscode.workspace.openTextDocument(this.dataset);
+  }
+
+  private async sendInit(): Promise<void> {
+    const doc = await this.document();
+    const validation = pairedValidation(this.dataset.fsPath);
+    const samples = normalizeDataset(doc.getText()).lines.length;
+    const advice = localAdvice('builtin:tiny', samples, validation !== undefined);
+    const c = advice.config;
+    const form: FormValues = {
+      backend: 'local', model: 'builtin:tiny', trainFile: this.dataset.fsPath, validationFile: validation ?? '', validationSplit: c.validation_split ?? 0,
+      epochs: c.epochs ?? 1, learningRate: c.learning_rate ?? 2e-4, batchSize: c.batch_size ?? 4, gradientAccumulation: c.gradient_accumulation ?? 1,
+      maxLength: c.max_length ?? 1024, method: c.method ?? 'lora', loraRank: c.lora?.rank ?? 16, warmupRatio: c.warmup_ratio ?? 0.03, packing: false,
+      earlyStoppingPatience: c.early_stopping_patience ?? 0, learningRateMultiplier: null, epochCount: null, adapterSize: 4,
+    };
+    const interpreter = await resolveInterpreter(this.dataset);
+    const why: Record<string, string> = {};
+    const keys: Record<string, string> = { learning_rate: 'learningRate', batch_size: 'batchSize', warmup_ratio: 'warmupRatio', early_stopping_patience: 'earlyStoppingPatience', validation_split: 'validationSplit' };
+    for (const [k, v] of Object.entries(advice.why)) why[keys[k] ?? k] = v;
+    this.post({
+      type: 'init', dataset: { path: this.dataset.fsPath, name: vscode.workspace.asRelativePath(this.dataset), samples },
+      validation: { path: validation !== undefined ? vscode.workspace.asRelativePath(validation) : null, paired: validation !== undefined },
+      form, why, trusted: vscode.workspace.isTrusted, interpreter: `${interpreter.path} (${interpreter.source})`, runs: runRows(this.manager.runsDir(this.dataset)),
+    });
+    if (this.runId !== null) this.showRun(this.runId);
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const problem = messageProblem(FromPanel, raw);
+    if (problem !== undefined) {
+      this.post({ type: 'notice', level: 'error', text: `The panel sent a message the extension does not understand (${problem}).` });
+      return;
+    }
+    const m = FromPanel.parse(raw);
+    switch (m.type) {
+      case 'ready':
+        await this.sendInit();
+        break;
+      case 'preflight':
+        this.post({ type: 'preflight', preflight: preflightOf(await this.document(), m.form) });
+        break;
+      case 'start':
+        await this.start(m.form, m.launchAnyway);
+        break;
+      case 'cancel':
+        this.manager.get(m.runId)?.handle.cancel();
+        break;
+      case 'stopAtBest':
+        this.manager.get(m.runId)?.handle.cancel();
+        this.post({ type: 'notice', level: 'info', text: 'Stopping: the best adapter so far is kept in the run folder (adapter/best).' });
+        break;
+      case 'reveal': {
+        const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(m.file));
+        const line = Math.min(m.line - 1, doc.lineCount - 1);
+        const editor = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.One, preserveFocus: false });
+        editor.selection = new vscode.Selection(line, 0, line, 0);
+        editor.revealRange(new vscode.Range(line, 0, line, 0), vscode.TextEditorRevealType.InCenter);
+        break;
+      }
+      case 'openRun':
+        this.showRun(m.runId);
+        break;
+    }
+  }
+
+  private async start(form: FormValues, launchAnyway: boolean): Promise<void> {
+    if (!vscode.workspace.isTrusted) {
+      this.post({ type: 'notice', level: 'error', text: 'Trust this workspace to start tuning runs (they run a Python process).' });
+      return;
+    }
+    if (form.backend === 'vertex') {
+      this.post({ type: 'notice', level: 'error', text: 'The Vertex AI backend is not part of this version yet: choose Local.' });
+      return;
+    }
+    const doc = await this.document();
+    if (doc.isDirty) await doc.save();
+    const pre = preflightOf(doc, form);
+    if (pre.blocking && !launchAnyway) {
+      this.post({ type: 'preflight', preflight: pre });
+      return;
+    }
+    const runsDir = this.manager.runsDir(this.dataset);
+    if (runsDir === undefined) {
+      this.post({ type: 'notice', level: 'error', text: 'Open a folder: runs are kept in its .sft-studio/runs.' });
+      return;
+    }
+    const trainFile = path.resolve(path.dirname(this.dataset.fsPath), form.trainFile);
+    const validationFile = form.validationFile === '' ? undefined : path.resolve(path.dirname(this.dataset.fsPath), form.validationFile);
+    try {
+      const python = (await resolveInterpreter(this.dataset)).path;
+      const run = this.manager.start({ trainFile, validationFile, runsDir, config: configFromForm(form), python }, `${form.model} on ${path.basename(trainFile)}`);
+      this.post({ type: 'notice', level: 'info', text: `Run ${run.handle.id} started.` });
+      this.follow(run.handle.id, run.label, run.handle.events(), run.handle.dir);
+    } catch (err) {
+      this.post({ type: 'notice', level: 'error', text: err instanceof RunSetupError ? err.message : `Could not start the run: ${(err as Error).message}` });
+    }
+  }
+
+  /** Starts a run from a ready config (Repeat Run, Find Hard Samples) and follows it here. */
+  async launch(request: Omit<StartRequest, 'runsDir' | 'python'>, label: string): Promise<void> {
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showErrorMessage('Trust this workspace to start tuning runs (they run a Python process).');
+      return;
+    }
+    const runsDir = this.manager.runsDir(this.dataset);
+    if (runsDir === undefined) return;
+    try {
+      const python = (await resolveInterpreter(this.dataset)).path;
+      const run = this.manager.start({ ...request, runsDir, python }, label);
+      this.follow(run.handle.id, run.label, run.handle.events(), run.handle.dir);
+    } catch (err) {
+      void vscode.window.showErrorMessage(err instanceof RunSetupError ? err.message : `Could not start the run: ${(err as Error).message}`);
+    }
+  }
+
+  /** Streams a run's events to the page, watches for overfitting, then lists its hard samples. */
+  private follow(runId: string, label: string, events: AsyncIterable<TrainerEvent>, dir: string): void {
+    this.runId = runId;
+    this.following = runId;
+    let first = true;
+    let warned = false;
+    const train: LossPoint[] = [];
+    const evals: LossPoint[] = [];
+    const all: TrainerEvent[] = [];
+    void (async () => {
+      let batch: TrainerEvent[] = [];
+      let scheduled = false;
+      const flush = () => {
+        scheduled = false;
+        if (this.following !== runId || batch.length === 0) return;
+        this.post({ type: 'runEvents', runId, label, events: batch.map(toWire), reset: first });
+        first = false;
+        batch = [];
+      };
+      for await (const e of events) {
+        all.push(e);
+        if (e.event === 'sample_loss') continue; // listed at the end, not streamed one by one
+        batch.push(e);
+        if (e.event === 'metrics' && e.loss !== null) (e.split === 'train' ? train : evals).push({ step: e.step, loss: e.loss });
+        if (e.event === 'metrics' && e.split === 'eval' && !warned) {
+          const verdict = detectOverfitting(train, evals);
+          if (verdict !== undefined && this.following === runId) {
+            warned = true;
+            this.post({ type: 'overfitting', runId, ...verdict });
+          }
+        }
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      }
+      flush();
+      if (this.following === runId) await this.showHardSamples(runId, all, dir);
+    })();
+  }
+
+  private async showHardSamples(runId: string, events: readonly TrainerEvent[], dir: string): Promise<void> {
+    const record = readRun(dir)?.record;
+    const datasetPath = record?.dataset.train.path ?? this.dataset.fsPath;
+    const abs = path.resolve(path.dirname(dir), '..', '..', datasetPath);
+    const file = existsSync(datasetPath) ? path.resolve(datasetPath) : abs;
+    const text = (await vscode.workspace.openTextDocument(vscode.Uri.file(file)).then((d) => d.getText(), () => undefined));
+    const items = hardSampleRows(events, file, text);
+    this.post({ type: 'hardSamples', runId, items });
+    if (items.length > 0 && (await vscode.commands.getCommands(true)).includes('sftStudio.showHardSamples')) {
+      await vscode.commands.executeCommand('sftStudio.showHardSamples', dir);
+    }
+  }
+
+  /** Shows a kept run (its curves and hard samples), following it live when it still runs. */
+  showRun(runId: string): void {
+    const runsDir = this.manager.runsDir(this.dataset);
+    if (runsDir === undefined) return;
+    const dir = path.join(runsDir, runId);
+    const live = this.manager.attach(dir);
+    if (live !== undefined) {
+      this.follow(runId, live.label, live.handle.events(), dir);
+      return;
+    }
+    const item = readRun(dir);
+    if (item === undefined) return;
+    this.runId = runId;
+    this.following = runId;
+    const events = readRunEvents(dir);
+    const label = `${item.record.model} on ${path.basename(item.record.dataset.train.path)}${datasetState(item.record.dataset.train) === 'changed' ? ' (the dataset has changed since)' : ''}`;
+    this.post({ type: 'runEvents', runId, label, events: events.filter((e) => e.event !== 'sample_loss').map(toWire), reset: true });
+    void this.showHardSamples(runId, events, dir);
+  }
+
+  compare(runIds: readonly string[]): void {
+    const runsDir = this.manager.runsDir(this.dataset);
+    if (runsDir === undefined) return;
+    const series = runIds.map((id) => {
+      const events = readRunEvents(path.join(runsDir, id));
+      const pick = (split: 'train' | 'eval') =>
+        events.flatMap((e): [number, number][] => (e.event === 'metrics' && e.split === split && e.loss !== null ? [[e.step, e.loss]] : []));
+      return { runId: id, label: id, train: pick('train'), eval: pick('eval') };
+    });
+    this.post({ type: 'compare', series });
+  }
+
+  dispose(): void {
+    if (TuningPanel.current === this) TuningPanel.current = undefined;
+    this.following = undefined;
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The Runs view: every run kept in the workspace, newest first, with status, backend, model,
+ * dataset, best eval loss and duration; a run whose dataset changed since says so.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { datasetState, listRuns, type RunListItem } from '../../core/runStore';
+import type { RunManager } from './runManager';
+
+const ICONS: Record<string, vscode.ThemeIcon> = {
+  completed: new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed')),
+  failed: new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed')),
+  cancelled: new vscode.ThemeIcon('circle-slash'),
+  running: new vscode.ThemeIcon('sync~spin'),
+  interrupted: new vscode.ThemeIcon('debug-disconnect'),
+};
+
+export function describeDuration(seconds: number | null): string {
+  if (seconds === null) return '';
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+export class RunsView implements vscode.TreeDataProvider<RunListItem>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(manager: RunManager) {
+    const watcher = vscode.workspace.createFileSystemWatcher('**/.sft-studio/runs/*/{summary.json,run.json}');
+    this.disposables.push(watcher, watcher.onDidCreate(() => this.refresh()), watcher.onDidChange(() => this.refresh()), watcher.onDidDelete(() => this.refresh()), manager.onDidChange(() => this.refresh()), this.changed);
+  }
+
+  refresh(): void {
+    this.changed.fire();
+  }
+
+  getChildren(element?: RunListItem): RunListItem[] {
+    if (element !== undefined) return [];
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    return folders.flatMap((f) => listRuns(path.join(f.uri.fsPath, '.sft-studio', 'runs')));
+  }
+
+  getTreeItem(run: RunListItem): vscode.TreeItem {
+    const s = run.summary;
+    const dataset = path.basename(run.record.dataset.train.path);
+    const item = new vscode.TreeItem(`${run.record.model} · ${dataset}`);
+    item.id = run.id;
+    const state = datasetState(run.record.dataset.train);
+    const loss = s.bestEvalLoss !== null ? `best eval ${s.bestEvalLoss.toFixed(3)}` : s.lastTrainLoss !== null ? `train ${s.lastTrainLoss.toFixed(3)}` : '';
+    item.description = [run.status, run.record.backend, loss, describeDuration(s.durationSeconds), state === 'changed' ? 'dataset changed since' : state === 'missing' ? 'dataset missing' : '']
+      .filter((x) => x !== '').join(' · ');
+    const tip = new vscode.MarkdownString();
+    tip.appendText(`${run.id}\n${run.record.backend} · ${run.record.mode} · ${run.record.model}\n${run.record.dataset.train.path} (${run.record.dataset.train.samples} samples)\n`);
+    if (state !== 'unchanged') tip.appendText(state === 'changed' ? 'The dataset has changed since this run: its content hash differs.\n' : 'The dataset file is gone.\n');
+    if (s.error !== null) tip.appendText(`Error: ${s.error.message}\n`);
+    item.tooltip = tip;
+    item.iconPath = ICONS[run.status];
+    item.contextValue = run.status === 'running' ? 'sftStudio.run.running' : 'sftStudio.run';
+    item.command = { command: 'sftStudio.openRun', title: 'Open Run', arguments: [run] };
+    return item;
+  }
+
+  dispose(): void {
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}

@@ -1,0 +1,94 @@
+// End to end: Start Tuning Run in a real VS Code, on the demo dataset, with the local trainer
+// (Debian's torch under /usr/bin/python3, or SFT_STUDIO_TEST_PYTHON) and builtin:tiny.
+import assert from 'node:assert/strict';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Frame } from 'playwright-core';
+import { VSCodeSession, findRepoRoot, openFile, runCommand, startVSCode, statusBarItem, webviewFrame, withScreenshotOnFailure } from './harness';
+
+const repo = findRepoRoot();
+const PYTHON = process.env.SFT_STUDIO_TEST_PYTHON ?? '/usr/bin/python3';
+const XSS = '<img src=x onerror=alert(1)>';
+
+describe('Start Tuning Run in VS Code', () => {
+  let vs: VSCodeSession;
+  let workspace: string;
+  let frame: Frame;
+
+  before(async () => {
+    workspace = join(mkdtempSync(join(tmpdir(), 'sft-e2e-')), 'tuning');
+    cpSync(join(repo, 'samples', 'gemini'), workspace, { recursive: true });
+    // Dataset text that looks like HTML must show as text, wherever it is shown.
+    appendFileSync(join(workspace, 'train.jsonl'), JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'Show me an image tag' }] }, { role: 'model', parts: [{ text: XSS }] }] }) + '\n');
+    // The interpreter is a machine-overridable setting: code-server, being a remote window,
+    // ignores it in User settings, so the workspace names it (as a project can).
+    mkdirSync(join(workspace, '.vscode'), { recursive: true });
+    writeFileSync(join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'sftStudio.python.interpreter': PYTHON }));
+    vs = await startVSCode({ workspace, extensionPath: repo });
+  });
+  after(async () => {
+    await vs?.close();
+    if (workspace && !process.env.SFT_E2E_KEEP) rmSync(join(workspace, '..'), { recursive: true, force: true });
+  });
+
+  const step = (name: string, fn: () => Promise<void>) => test(name, { timeout: 300_000 }, () => withScreenshotOnFailure(vs, name, fn));
+
+  step('the panel opens beside the dataset with Local and builtin:tiny chosen, and the preflight speaks', async () => {
+    await openFile(vs.page, 'train.jsonl');
+    await runCommand(vs.page, 'SFT Studio: Start Tuning Run');
+    frame = await webviewFrame(vs.page, '#start');
+    await frame.waitForFunction(() => (document.querySelector('#field-model') as HTMLElement & { value: string } | null)?.value === 'builtin:tiny');
+    assert.equal(await frame.evaluate(() => (document.querySelector('#field-backend') as HTMLElement & { value: string }).value), 'local');
+    await frame.waitForFunction(() => /samples/.test(document.querySelector('#preflight')?.textContent ?? ''));
+    // The demo dataset has lint errors on purpose: they block, and "Launch anyway" is offered.
+    const text = await frame.locator('#preflight').textContent();
+    assert.match(text ?? '', /\d+ lint errors?/);
+    await frame.locator('#launch-anyway:not([hidden])').waitFor();
+    // A field typed wrong says so at once, and Start stays off until it is right.
+    const epochs = frame.locator('#field-epochs');
+    await epochs.evaluate((e: HTMLElement & { value: string }) => {
+      e.value = '0';
+      e.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await frame.waitForFunction(() => /more than 0/.test(document.querySelector('#helper-epochs')?.textContent ?? ''));
+    await epochs.evaluate((e: HTMLElement & { value: string }) => {
+      e.value = '30';
+      e.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await frame.waitForFunction(() => (document.querySelector('#helper-epochs')?.textContent ?? '') === '');
+  });
+
+  step('launched, the loss curve grows live and the run reaches "finished"', async () => {
+    await frame.locator('#launch-anyway').click();
+    await frame.waitForFunction(() => Number((document.querySelector('#chart-loss') as HTMLElement | null)?.dataset.points ?? 0) >= 5, undefined, { timeout: 120_000 });
+    const early = await frame.evaluate(() => Number((document.querySelector('#chart-loss') as HTMLElement).dataset.points));
+    await frame.waitForFunction(() => (document.querySelector('#status') as HTMLElement | null)?.dataset.status === 'completed', undefined, { timeout: 240_000 });
+    const final = await frame.evaluate(() => Number((document.querySelector('#chart-loss') as HTMLElement).dataset.points));
+    assert.ok(final > early, `the curve grew: ${early} → ${final} points`);
+    assert.match((await frame.locator('#status').textContent()) ?? '', /finished: completed/);
+    assert.ok(Number(await frame.evaluate(() => (document.querySelector('#chart-loss') as HTMLElement).dataset.evalPoints)) >= 2, 'eval loss plotted');
+    const runs = readdirSync(join(workspace, '.sft-studio', 'runs'));
+    assert.equal(runs.length, 1);
+  });
+
+  step('hard samples are listed; a click reveals the line; HTML in the data stays text', async () => {
+    await frame.locator('.hard-sample').first().waitFor();
+    const preview = frame.locator('.hard-preview', { hasText: XSS });
+    assert.equal(await preview.count(), 1, 'the sample with HTML-like text is listed with its text');
+    assert.equal(await frame.locator('#hard img').count(), 0, 'no element was made from dataset text');
+    const target = frame.locator('.hard-sample').nth(2);
+    const line = Number(await target.getAttribute('data-line'));
+    await target.click();
+    await vs.page.waitForFunction((l) => Array.from(document.querySelectorAll('.statusbar-item')).some((e) => new RegExp(`Ln ${l},`).test(e.textContent ?? '')), line);
+    assert.match((await statusBarItem(vs.page, /Ln \d+, Col \d+/)) ?? '', new RegExp(`Ln ${line},`));
+  });
+
+  step('the run is in the Tuning Runs view', async () => {
+    await runCommand(vs.page, /Focus on Tuning Runs View/);
+    const row = vs.page.locator('.monaco-list-row', { hasText: 'builtin:tiny · train.jsonl' });
+    await row.first().waitFor();
+    assert.match((await row.first().textContent()) ?? '', /completed · local · best eval \d+\.\d{3}/);
+  });
+});
