@@ -12,6 +12,7 @@ const run = (cmd, args, opts = {}) => {
 run(process.execPath, ['scripts/build.mjs']);
 rmSync('out', { recursive: true, force: true });
 run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
+run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'webview/tsconfig.json']);
 if (which === 'all' || which === 'unit') {
   run(process.execPath, ['--test', '--test-reporter=spec', 'out/test/unit/']);
 }
