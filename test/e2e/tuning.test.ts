@@ -1,12 +1,12 @@
 // End to end: Start Tuning Run in a real VS Code, on the demo dataset, with the local trainer
 // (Debian's torch under /usr/bin/python3, or SFT_STUDIO_TEST_PYTHON) and builtin:tiny.
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Frame } from 'playwright-core';
-import { VSCodeSession, findRepoRoot, openFile, runCommand, startVSCode, statusBarItem, webviewFrame, withScreenshotOnFailure } from './harness';
+import { VSCodeSession, findRepoRoot, openFile, runCommand, startVSCode, statusBarItem, waitForWorkbench, webviewFrame, withScreenshotOnFailure } from './harness';
 
 const repo = findRepoRoot();
 const PYTHON = process.env.SFT_STUDIO_TEST_PYTHON ?? '/usr/bin/python3';
@@ -54,7 +54,7 @@ describe('Start Tuning Run in VS Code', () => {
     });
     await frame.waitForFunction(() => /more than 0/.test(document.querySelector('#helper-epochs')?.textContent ?? ''));
     await epochs.evaluate((e: HTMLElement & { value: string }) => {
-      e.value = '30';
+      e.value = '10';
       e.dispatchEvent(new Event('input', { bubbles: true }));
     });
     await frame.waitForFunction(() => (document.querySelector('#helper-epochs')?.textContent ?? '') === '');
@@ -90,5 +90,27 @@ describe('Start Tuning Run in VS Code', () => {
     const row = vs.page.locator('.monaco-list-row', { hasText: 'builtin:tiny · train.jsonl' });
     await row.first().waitFor();
     assert.match((await row.first().textContent()) ?? '', /completed · local · best eval \d+\.\d{3}/);
+  });
+
+  step('a window reload keeps the panel, which re-attaches to the run still going', async () => {
+    frame = await webviewFrame(vs.page, '#launch-anyway');
+    // A longer run, so it is surely still going when the window reloads.
+    await frame.locator('#field-epochs').evaluate((e: HTMLElement & { value: string }) => {
+      e.value = '40';
+      e.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await frame.waitForFunction(() => /~80 steps/.test(document.querySelector('#preflight')?.textContent ?? ''));
+    await frame.locator('#launch-anyway').click();
+    await frame.waitForFunction(() => (document.querySelector('#status') as HTMLElement | null)?.dataset.status === 'running' && Number((document.querySelector('#chart-loss') as HTMLElement).dataset.points) >= 3, undefined, { timeout: 120_000 });
+    const runsDir = join(workspace, '.sft-studio', 'runs');
+    const running = readdirSync(runsDir).sort().pop()!;
+    await runCommand(vs.page, 'Developer: Reload Window');
+    await waitForWorkbench(vs.page, workspace);
+    frame = await webviewFrame(vs.page, '#status[data-status]', 60_000);
+    await frame.waitForFunction(() => (document.querySelector('#status') as HTMLElement | null)?.dataset.status === 'completed', undefined, { timeout: 240_000 });
+    const events = readFileSync(join(runsDir, running, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string });
+    assert.equal(events.filter((e) => e.event === 'started').length, 1, 'the same trainer went on: it did not start again');
+    assert.equal(events[events.length - 1]!.status, 'completed');
+    assert.equal(await frame.evaluate(() => (document.querySelector('#chart-loss') as HTMLElement).dataset.points), String(events.filter((e) => e.event === 'metrics' && (e as { split?: string }).split === 'train').length));
   });
 });
