@@ -1,13 +1,30 @@
 /**
  * Which Python runs the local trainer: the setting, else the interpreter selected in the Python
- * extension when it is installed, else `python3`.
+ * extension when it is installed, else the first of the usual interpreters that has PyTorch
+ * (`python3` first; on Debian, `/usr/bin/python3` is the one that has `python3-torch` when a
+ * pyenv or conda `python3` comes first on the PATH), else `python3`.
  */
+import { execFile } from 'node:child_process';
 import { PythonExtension } from '@vscode/python-extension';
 import * as vscode from 'vscode';
 
 export interface Interpreter {
   readonly path: string;
-  readonly source: 'setting' | 'python extension' | 'default';
+  readonly source: 'setting' | 'python extension' | 'found with PyTorch' | 'default';
+}
+
+const CANDIDATES = ['python3', '/usr/bin/python3', '/usr/local/bin/python3', 'python'];
+let probed: Promise<string | undefined> | undefined;
+
+function hasTorch(python: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(python, ['-c', 'import torch'], { timeout: 20_000, windowsHide: true }, (err) => resolve(err === null));
+  });
+}
+
+async function firstWithTorch(): Promise<string | undefined> {
+  for (const c of CANDIDATES) if (await hasTorch(c)) return c;
+  return undefined;
 }
 
 export async function resolveInterpreter(scope: vscode.Uri | undefined): Promise<Interpreter> {
@@ -21,8 +38,10 @@ export async function resolveInterpreter(scope: vscode.Uri | undefined): Promise
       const path = resolved?.executable.uri?.fsPath ?? active.path;
       if (path) return { path, source: 'python extension' };
     } catch {
-      // the Python extension is there but not ready: fall back
+      // the Python extension is there but not ready: look for one ourselves
     }
   }
-  return { path: 'python3', source: 'default' };
+  probed ??= firstWithTorch();
+  const found = await probed;
+  return found !== undefined ? { path: found, source: 'found with PyTorch' } : { path: 'python3', source: 'default' };
 }
