@@ -14,7 +14,6 @@ tokenizer is trained in-process on the data.
 """
 
 import argparse
-import io
 import json
 import math
 import os
@@ -78,22 +77,6 @@ def write_samples(path, samples):
             f.write(json.dumps({"line": s.line, "system": s.system, "turns": [{"role": r, "text": t} for r, t in s.turns]}, ensure_ascii=False) + "\n")
 
 
-class Quiet:
-    """Collects the trainer's events instead of printing them."""
-
-    def __enter__(self):
-        self.buf = io.StringIO()
-        self.saved = events._out
-        events._out = self.buf
-        return self
-
-    def __exit__(self, *exc):
-        events._out = self.saved
-
-    def events(self):
-        return [json.loads(line) for line in self.buf.getvalue().splitlines()]
-
-
 def check_memorization(torch, work):
     """LoRA through the trainer's own path until greedy generation returns the answer."""
     folder = os.path.join(work, "tiny-llama")
@@ -111,7 +94,7 @@ def check_memorization(torch, work):
     device, dtype, name = loop.pick_device(torch, cfg)
     model = loop.Model(cfg, torch, device, dtype, for_training=True)
     enc, _, _ = data.encode_all(model.chat, data.load_samples(train, "train"), cfg["max_length"])
-    with Quiet() as q:
+    with events.capture() as q:
         loop.train(torch, cfg, loop.Control(), model, enc, [], [], [], {"config": cfg, "device": name, "model": cfg["model"]}, device)
     losses = [e["loss"] for e in q.events() if e["event"] == "metrics"]
     prompt = model.chat.prompt_ids(None, [("user", "微调测试")])
@@ -206,7 +189,7 @@ def check_throughput(torch, work, n_train, n_eval):
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
-    with Quiet():
+    with events.capture():
         loop.train(torch, cfg, loop.Control(), ours, train_enc, [], [], [], {"config": cfg, "device": name, "model": folder}, device)
     torch.cuda.synchronize()
     ours_time = time.perf_counter() - t0

@@ -1,29 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, writeSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { cli } from './helpers';
 
-const ROOT = path.resolve(__dirname, '../../..');
-const BIN = path.join(ROOT, 'bin', 'sft-studio.js');
 const FIX = 'test/fixtures';
 const tmp = mkdtempSync(path.join(tmpdir(), 'sft-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function cli(args: string[], opts: { cwd?: string; node?: string[] } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(opts.node ?? []), BIN, ...args], { cwd: opts.cwd ?? ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 interface JsonDiag { file: string; line: number; column: number; endLine: number; endColumn: number; severity: string; code: string; message: string; related?: { file: string; line: number; message: string }[] }
 

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
 import { DatasetDocument, Diagnostic } from '../../src/core/document';
 import { RawSettings, resolveOptions } from '../../src/core/options';
 
@@ -18,3 +20,21 @@ export const vertex = (turns: [string, string][], system?: string): string =>
 
 export const openai = (turns: [string, string][]): string =>
   JSON.stringify({ messages: turns.map(([role, content]) => ({ role, content })) });
+
+export const ROOT = path.resolve(__dirname, '../../..');
+export const BIN = path.join(ROOT, 'bin', 'sft-studio.js');
+
+export interface CliRun { code: number | null; stdout: string; stderr: string }
+
+/** The CLI as a real process (bin/sft-studio.js over the built bundle). */
+export function cli(args: string[], opts: { cwd?: string; node?: string[] } = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(opts.node ?? []), BIN, ...args], { cwd: opts.cwd ?? ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}

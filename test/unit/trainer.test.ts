@@ -10,11 +10,10 @@ import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import { launch, prepareRun, RunSetupError } from '../../src/backends/local/runner';
 import { readRunEvents } from '../../src/core/runStore';
+import { BIN, ROOT, cli } from './helpers';
 import { localAdvice } from '../../src/core/advice';
 import { parseTrainerEvent, runConfigProblems, type TrainerEvent } from '../../src/core/runs';
 
-const ROOT = path.resolve(__dirname, '../../..');
-const BIN = path.join(ROOT, 'bin', 'sft-studio.js');
 const TRAINER = path.join(ROOT, 'trainer');
 const PYTHON = process.env.SFT_STUDIO_TEST_PYTHON ?? '/usr/bin/python3';
 const TRAIN = path.join(ROOT, 'test/fixtures/tune/train.jsonl');
@@ -27,19 +26,6 @@ if (!hasTorch) {
   throw new Error(`${PYTHON} cannot import torch: install Debian's python3-torch (apt-get install python3-torch), or point SFT_STUDIO_TEST_PYTHON at an interpreter that has it`);
 }
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Every line a valid protocol event (the test fails on the first that is not). */
 function parseEvents(text: string): TrainerEvent[] {

@@ -45,6 +45,26 @@ def emit(event, **fields):
             pass
 
 
+class capture:
+    """Collect the events written inside a `with` block instead of printing them (for callers
+    that drive the trainer in-process: its tests and the GPU check)."""
+
+    def __enter__(self):
+        import io
+
+        global _out
+        self._saved = _out
+        self._buffer = _out = io.StringIO()
+        return self
+
+    def __exit__(self, *exc):
+        global _out
+        _out = self._saved
+
+    def events(self):
+        return [json.loads(line) for line in self._buffer.getvalue().splitlines()]
+
+
 def log(message):
     """Human-readable log line, on stderr."""
     try:

@@ -1,6 +1,5 @@
 """Unit tests of the local trainer. Run: /usr/bin/python3 -m unittest discover -s trainer/tests -t trainer"""
 
-import io
 import json
 import os
 import tempfile
@@ -15,22 +14,6 @@ from sftstudio_trainer.events import TrainerError
 
 def b(text):
     return list(text.encode("utf-8"))
-
-
-class CaptureEvents:
-    """Collects what the trainer writes on stdout."""
-
-    def __enter__(self):
-        self.buffer = io.StringIO()
-        self.saved = events._out
-        events._out = self.buffer
-        return self
-
-    def __exit__(self, *exc):
-        events._out = self.saved
-
-    def list(self):
-        return [json.loads(line) for line in self.buffer.getvalue().splitlines()]
 
 
 class MaskingTest(unittest.TestCase):
@@ -143,10 +126,10 @@ def write_samples(folder, n, name="train.jsonl"):
 class LoopTest(unittest.TestCase):
     def run_cfg(self, **given):
         cfg = config.resolve(given, self.dir)
-        with CaptureEvents() as cap:
+        with events.capture() as cap:
             code = loop.run(cfg, loop.Control())
         self.assertEqual(code, 0)
-        return cap.list()
+        return cap.events()
 
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
