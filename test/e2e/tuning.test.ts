@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Frame } from 'playwright-core';
-import { VSCodeSession, findRepoRoot, openFile, runCommand, startVSCode, statusBarItem, waitForWorkbench, webviewFrame, withScreenshotOnFailure } from './harness';
+import { VSCodeSession, findRepoRoot, openFile, pickQuickItem, resultsDir, runCommand, startVSCode, statusBarItem, waitForWorkbench, webviewFrame, withScreenshotOnFailure } from './harness';
 
 const repo = findRepoRoot();
 const PYTHON = process.env.SFT_STUDIO_TEST_PYTHON ?? '/usr/bin/python3';
@@ -69,6 +69,7 @@ describe('Start Tuning Run in VS Code', () => {
     assert.ok(final > early, `the curve grew: ${early} → ${final} points`);
     assert.match((await frame.locator('#status').textContent()) ?? '', /finished: completed/);
     assert.ok(Number(await frame.evaluate(() => (document.querySelector('#chart-loss') as HTMLElement).dataset.evalPoints)) >= 2, 'eval loss plotted');
+    await vs.page.screenshot({ path: join(resultsDir(), 'tuning-panel-finished.png') });
     const runs = readdirSync(join(workspace, '.sft-studio', 'runs'));
     assert.equal(runs.length, 1);
   });
@@ -112,5 +113,32 @@ describe('Start Tuning Run in VS Code', () => {
     assert.equal(events.filter((e) => e.event === 'started').length, 1, 'the same trainer went on: it did not start again');
     assert.equal(events[events.length - 1]!.status, 'completed');
     assert.equal(await frame.evaluate(() => (document.querySelector('#chart-loss') as HTMLElement).dataset.points), String(events.filter((e) => e.event === 'metrics' && (e as { split?: string }).split === 'train').length));
+  });
+
+  step('two runs selected in the Runs view overlay their curves in the panel', async () => {
+    await runCommand(vs.page, /Focus on Tuning Runs View/);
+    const rows = vs.page.locator('.monaco-list-row', { hasText: 'builtin:tiny · train.jsonl' });
+    await vs.page.waitForFunction(() => document.querySelectorAll('.monaco-list-row').length >= 2);
+    await rows.nth(0).click();
+    await rows.nth(1).click({ modifiers: ['Control'] });
+    await runCommand(vs.page, 'SFT Studio: Compare Selected Runs');
+    frame = await webviewFrame(vs.page, '#compare:not([hidden])');
+    const points = await frame.evaluate(() => Number((document.querySelector('#chart-compare') as HTMLElement).dataset.points));
+    assert.ok(points > 0, 'the first run\'s train curve is drawn');
+    const legend = await frame.locator('#chart-compare .u-legend').textContent();
+    assert.equal((legend?.match(/train/g) ?? []).length, 2, `two runs in the legend: ${legend}`);
+  });
+
+  step('Find Hard Samples scores the dataset with the model a run tuned, and lists its hardest lines', async () => {
+    await openFile(vs.page, 'train.jsonl');
+    await runCommand(vs.page, 'SFT Studio: Find Hard Samples');
+    await pickQuickItem(vs.page, /The model tuned in/);
+    frame = await webviewFrame(vs.page, '#run-title');
+    await frame.waitForFunction(() => /hard samples of train\.jsonl/.test(document.querySelector('#run-title')?.textContent ?? '') && (document.querySelector('#status') as HTMLElement).dataset.status === 'completed', undefined, { timeout: 120_000 });
+    await frame.locator('.hard-sample').first().waitFor();
+    const losses = await frame.locator('.hard-where').allTextContents();
+    const values = losses.map((t) => Number(/loss (\d+\.\d+)/.exec(t)?.[1]));
+    assert.ok(values.length >= 10 && values.every((v, i) => i === 0 || v <= values[i - 1]!), `highest loss first: ${values.join(', ')}`);
+    await vs.page.screenshot({ path: join(resultsDir(), 'tuning-panel-hard-samples.png') });
   });
 });
