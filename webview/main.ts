@@ -296,6 +296,8 @@ function onEvents(runId: string, label: string, events: Record<string, unknown>[
     $('hard').replaceChildren();
     $('overfitting').hidden = true;
     vscode.setState({ ...(vscode.getState() as object | undefined), runId });
+    $('run').hidden = false;
+    $('run').scrollIntoView({ block: 'start' });
   }
   const r = run;
   for (const e of events) {
