@@ -3,7 +3,7 @@
  * dataset changed since, and writes that a crash cannot leave half-done.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseTrainerEvent, summarizeEvents, type RunStatus, type RunSummary, type TrainerEvent } from './runs';
 
@@ -94,10 +94,16 @@ export function runProcessAlive(dir: string): boolean {
   }
 }
 
+function isSummary(v: unknown): v is RunSummary {
+  return typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>).status === 'string' && typeof (v as Record<string, unknown>).steps === 'number';
+}
+
 export function readRun(dir: string): RunListItem | undefined {
   const record = readJson(path.join(dir, 'run.json'));
   if (!isStoredRun(record)) return undefined;
-  const summary = summarizeEvents(readRunEvents(dir));
+  // A finished run has its summary written once; only a run still going is summed up from its events.
+  const stored = readJson(path.join(dir, 'summary.json'));
+  const summary = isSummary(stored) && stored.status !== 'running' ? stored : summarizeEvents(readRunEvents(dir));
   // A run with no `finished` whose process is gone was cut off (the machine restarted, say).
   const status = summary.status === 'running' && !runProcessAlive(dir) ? 'interrupted' : summary.status;
   return { id: record.id, dir, record, summary, status };
@@ -119,11 +125,22 @@ export function listRuns(runsDir: string): RunListItem[] {
 
 export type DatasetState = 'unchanged' | 'changed' | 'missing';
 
+const hashes = new Map<string, { mtimeMs: number; size: number; sha256: string }>();
+
+/** A file's SHA-256, hashed again only when its size or modification time changed. */
+export function fileSha256(file: string): string {
+  const st = statSync(file);
+  const known = hashes.get(file);
+  if (known !== undefined && known.mtimeMs === st.mtimeMs && known.size === st.size) return known.sha256;
+  const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+  hashes.set(file, { mtimeMs: st.mtimeMs, size: st.size, sha256 });
+  return sha256;
+}
+
 /** Whether the dataset a run trained on still has the content it had then. */
 export function datasetState(dataset: StoredDataset): DatasetState {
   try {
-    const hash = createHash('sha256').update(readFileSync(dataset.path)).digest('hex');
-    return hash === dataset.sha256 ? 'unchanged' : 'changed';
+    return fileSha256(dataset.path) === dataset.sha256 ? 'unchanged' : 'changed';
   } catch {
     return 'missing';
   }

@@ -84,7 +84,7 @@ describe('run store', () => {
     assert.equal(readRunEvents(path.join(runs, 'b')).length, 2);
     assert.equal(listed[1]!.summary.bestEvalLoss, 1.5);
     assert.equal(datasetState(listed[0]!.record.dataset.train), 'unchanged');
-    writeFileSync(dataset, 'y\n');
+    writeFileSync(dataset, 'changed\n');
     assert.equal(datasetState(listed[0]!.record.dataset.train), 'changed');
     rmSync(dataset);
     assert.equal(datasetState(listed[0]!.record.dataset.train), 'missing');
