@@ -54,7 +54,9 @@ const num = (name: string, v: string | undefined, integer = false): number | und
 
 function pairedValidation(train: string): string | undefined {
   if (!/train/i.test(path.basename(train))) return undefined;
-  return conventionalPartners(path.resolve(train)).find((p) => p !== path.resolve(train) && existsSync(p) && !/test/i.test(path.basename(p)));
+  const found = conventionalPartners(path.resolve(train)).find((p) => p !== path.resolve(train) && existsSync(p) && !/test/i.test(path.basename(p)));
+  // Shown as the training file was given: relative when it was.
+  return found !== undefined && !path.isAbsolute(train) ? path.relative(process.cwd(), found) : found;
 }
 
 const fmt = (n: number | null | undefined, digits = 3) => (n === null || n === undefined ? '–' : n.toFixed(digits));
