@@ -66,9 +66,7 @@ export class LocalBackend implements TuningBackend {
     const done = launch(run, {
       python, trainerDir: this.opts.trainerDir, signal: controller.signal, lease: { file: lease, seconds: this.leaseSeconds },
       onEvent: (e) => log.push(e),
-      onSpawn: (pid) => writeFileAtomic(path.join(run.dir, 'pid'), String(pid)),
     }).finally(() => {
-      rmSync(path.join(run.dir, 'pid'), { force: true });
       this.releaseLease(lease);
       log.close();
     });

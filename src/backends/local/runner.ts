@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { FormatId } from '../../core/formats';
@@ -178,8 +178,12 @@ export function launch(run: PreparedRun, opts: LaunchOptions): Promise<RunSummar
     };
     if (opts.signal?.aborted) cancel();
     opts.signal?.addEventListener('abort', cancel, { once: true });
+    const pidFile = path.join(run.dir, 'pid');
     child.on('spawn', () => {
-      if (child.pid !== undefined) opts.onSpawn?.(child.pid);
+      if (child.pid === undefined) return;
+      // While it runs, the run folder names its process (how the Runs view tells running from cut off).
+      writeFileAtomic(pidFile, String(child.pid));
+      opts.onSpawn?.(child.pid);
     });
     let spawnError: NodeJS.ErrnoException | undefined;
     child.on('error', (err: NodeJS.ErrnoException) => {
@@ -204,6 +208,7 @@ export function launch(run: PreparedRun, opts: LaunchOptions): Promise<RunSummar
       opts.onLog?.(line);
     });
     child.on('close', (code, sig) => {
+      rmSync(pidFile, { force: true });
       if (killTimer !== undefined) clearTimeout(killTimer);
       opts.signal?.removeEventListener('abort', cancel);
       if (!events.some((e) => e.event === 'finished')) {
