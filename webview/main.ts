@@ -427,7 +427,7 @@ function onMessage(raw: unknown): void {
       onEvents(m.runId, m.label, m.events, m.reset);
       break;
     case 'log':
-      for (const l of m.lines) logLine(l);
+      if (run?.id === m.runId) for (const l of m.lines) logLine(l);
       break;
     case 'overfitting': {
       const box = $('overfitting');

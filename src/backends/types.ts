@@ -20,6 +20,8 @@ export interface RunHandle {
   readonly dir: string;
   /** Every event of the run from its start (what came before is replayed), until it ends. */
   events(): AsyncIterable<TrainerEvent>;
+  /** The backend's human log (the trainer's stderr), replayed likewise. */
+  logs(): AsyncIterable<string>;
   cancel(): void;
   readonly done: Promise<RunSummary>;
 }
@@ -32,13 +34,13 @@ export interface TuningBackend {
   reattach(dir: string): RunHandle | undefined;
 }
 
-/** Events kept in order, replayed to each reader, who then waits for more until the run ends. */
-export class EventLog {
-  private readonly items: TrainerEvent[] = [];
+/** Items kept in order, replayed to each reader, who then waits for more until the run ends. */
+export class Replay<T> {
+  private readonly items: T[] = [];
   private waiting: (() => void)[] = [];
   private closed = false;
 
-  push(e: TrainerEvent): void {
+  push(e: T): void {
     this.items.push(e);
     this.wake();
   }
@@ -48,7 +50,7 @@ export class EventLog {
     this.wake();
   }
 
-  get all(): readonly TrainerEvent[] {
+  get all(): readonly T[] {
     return this.items;
   }
 
@@ -58,7 +60,7 @@ export class EventLog {
     for (const f of w) f();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<TrainerEvent> {
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
     let i = 0;
     for (;;) {
       while (i < this.items.length) yield this.items[i++]!;
@@ -67,3 +69,5 @@ export class EventLog {
     }
   }
 }
+
+export class EventLog extends Replay<TrainerEvent> {}

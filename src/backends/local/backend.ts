@@ -6,7 +6,7 @@ import { appendFileSync, closeSync, existsSync, openSync, readFileSync, readSync
 import * as path from 'node:path';
 import { readRun, readRunEvents, runProcessAlive, writeFileAtomic } from '../../core/runStore';
 import { parseTrainerEvent, summarizeEvents, type RunSummary, type TrainerEvent } from '../../core/runs';
-import { EventLog, type RunHandle, type StartRequest, type TuningBackend } from '../types';
+import { EventLog, Replay, type RunHandle, type StartRequest, type TuningBackend } from '../types';
 import { launch, prepareRun } from './runner';
 
 export const LEASE_SECONDS = 120;
@@ -60,17 +60,20 @@ export class LocalBackend implements TuningBackend {
     const python = request.python ?? this.opts.python();
     const run = prepareRun({ ...request, python, origin: 'extension' });
     const log = new EventLog();
+    const lines = new Replay<string>();
     const controller = new AbortController();
     const lease = path.join(run.dir, 'lease');
     this.holdLease(lease);
     const done = launch(run, {
       python, trainerDir: this.opts.trainerDir, signal: controller.signal, lease: { file: lease, seconds: this.leaseSeconds },
       onEvent: (e) => log.push(e),
+      onLog: (line) => lines.push(line),
     }).finally(() => {
       this.releaseLease(lease);
       log.close();
+      lines.close();
     });
-    return { id: run.id, dir: run.dir, events: () => log, cancel: () => controller.abort(), done };
+    return { id: run.id, dir: run.dir, events: () => log, logs: () => lines, cancel: () => controller.abort(), done };
   }
 
   reattach(dir: string): RunHandle | undefined {
@@ -153,6 +156,13 @@ export class LocalBackend implements TuningBackend {
         }
       }
     };
-    return { id: item.id, dir, events: () => log, cancel, done };
+    const lines = new Replay<string>();
+    try {
+      for (const l of readFileSync(path.join(dir, 'trainer.log'), 'utf8').split('\n').slice(-50)) if (l !== '') lines.push(l);
+    } catch {
+      // no log yet
+    }
+    lines.close();
+    return { id: item.id, dir, events: () => log, logs: () => lines, cancel, done };
   }
 }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunSetupError } from '../../backends/local/runner';
-import type { StartRequest } from '../../backends/types';
+import type { RunHandle, StartRequest } from '../../backends/types';
 import { localAdvice } from '../../core/advice';
 import { conventionalPartners } from '../../core/leakage';
 import { detectOverfitting, type LossPoint } from '../../core/overfitting';
@@ -265,7 +265,7 @@ export class TuningPanel implements vscode.Disposable {
       const python = (await resolveInterpreter(this.dataset)).path;
       const run = this.manager.start({ trainFile, validationFile, runsDir, config: configFromForm(form), python }, `${form.model} on ${path.basename(trainFile)}`);
       this.post({ type: 'notice', level: 'info', text: `Run ${run.handle.id} started.` });
-      this.follow(run.handle.id, run.label, run.handle.events(), run.handle.dir);
+      this.follow(run.handle, run.label);
     } catch (err) {
       this.post({ type: 'notice', level: 'error', text: err instanceof RunSetupError ? err.message : `Could not start the run: ${(err as Error).message}` });
     }
@@ -282,14 +282,16 @@ export class TuningPanel implements vscode.Disposable {
     try {
       const python = (await resolveInterpreter(this.dataset)).path;
       const run = this.manager.start({ ...request, runsDir, python }, label);
-      this.follow(run.handle.id, run.label, run.handle.events(), run.handle.dir);
+      this.follow(run.handle, run.label);
     } catch (err) {
       void vscode.window.showErrorMessage(err instanceof RunSetupError ? err.message : `Could not start the run: ${(err as Error).message}`);
     }
   }
 
   /** Streams a run's events to the page, watches for overfitting, then lists its hard samples. */
-  private follow(runId: string, label: string, events: AsyncIterable<TrainerEvent>, dir: string): void {
+  private follow(handle: RunHandle, label: string): void {
+    const { id: runId, dir } = handle;
+    const events = handle.events();
     this.runId = runId;
     this.following = runId;
     let first = true;
@@ -327,6 +329,19 @@ export class TuningPanel implements vscode.Disposable {
       flush();
       if (this.following === runId) await this.showHardSamples(runId, all, dir);
     })();
+    void (async () => {
+      let pending: string[] = [];
+      for await (const line of handle.logs()) {
+        if (this.following !== runId) break;
+        pending.push(line);
+        if (pending.length === 1) {
+          setImmediate(() => {
+            if (this.following === runId && pending.length > 0) this.post({ type: 'log', runId, lines: pending });
+            pending = [];
+          });
+        }
+      }
+    })();
   }
 
   private async showHardSamples(runId: string, events: readonly TrainerEvent[], dir: string): Promise<void> {
@@ -349,7 +364,7 @@ export class TuningPanel implements vscode.Disposable {
     const dir = path.join(runsDir, runId);
     const live = this.manager.attach(dir);
     if (live !== undefined) {
-      this.follow(runId, live.label, live.handle.events(), dir);
+      this.follow(live.handle, live.label);
       return;
     }
     const item = readRun(dir);
