@@ -42,13 +42,22 @@ interface OpenDataset {
   doc: DatasetDocument;
   options: LintOptions;
   last: LintResult | undefined;
+  /** A lint is wanted (something changed since the last publish). */
   scheduled: boolean;
+  /** `work` is running for this dataset. */
+  working: boolean;
 }
 
 const datasets = new Map<string, OpenDataset>();
 
 /** Above this size a dataset's first lint is published before duplicates are looked for. */
 const LARGE_DATASET_CHARS = 8 * 1024 * 1024;
+/**
+ * Analysis and duplicate indexing run in slices of about this many milliseconds,
+ * with a turn of the event loop between them: edits, hovers and other requests
+ * are served while a large file is read, instead of waiting seconds.
+ */
+const SLICE_MS = 25;
 let rulesDocUri = '';
 let canPullConfiguration = false;
 let canRegisterConfiguration = false;
@@ -133,13 +142,46 @@ function lintNow(ds: OpenDataset): void {
   void connection.sendNotification(DatasetSummaryNotification, { ...s, uri: ds.uri, version: ds.version, format: s.format ?? null });
 }
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Lint on the next turn of the event loop, so a burst of changes is linted once. */
 function schedule(ds: OpenDataset): void {
-  if (ds.scheduled) return;
   ds.scheduled = true;
-  setImmediate(() => {
-    if (datasets.get(ds.uri) === ds && ds.scheduled) lintNow(ds);
-  });
+  if (ds.working) return; // the running `work` sees the flag
+  ds.working = true;
+  setImmediate(() => void work(ds));
+}
+
+/**
+ * Brings a dataset's diagnostics up to date a slice at a time: analyses changed
+ * lines and publishes, then indexes deferred duplicates (a large file's) and
+ * publishes again when they are all in. An edit that arrives between slices is
+ * analysed and published at once, with the duplicates found so far. Work stops
+ * when the dataset is closed or replaced (its entry in `datasets` changes).
+ */
+async function work(ds: OpenDataset): Promise<void> {
+  try {
+    for (;;) {
+      if (datasets.get(ds.uri) !== ds) return;
+      if (ds.scheduled) {
+        if (!ds.doc.analyzePending(SLICE_MS)) {
+          await nextTurn();
+          continue;
+        }
+        lintNow(ds);
+      }
+      if (ds.doc.duplicatesIndexed) return;
+      if (ds.doc.indexDuplicates(SLICE_MS)) ds.scheduled = true; // all in: publish them
+      await nextTurn();
+    }
+  } finally {
+    ds.working = false;
+  }
+}
+
+/** Up to date for a request (hover, code actions) if that takes a slice at most; else answers from what is known. */
+function catchUp(ds: OpenDataset): void {
+  if (ds.scheduled && ds.doc.analyzePending(SLICE_MS)) lintNow(ds);
 }
 
 connection.onInitialize((params: InitializeParams): InitializeResult => {
@@ -168,18 +210,12 @@ connection.onDidOpenTextDocument(async ({ textDocument }) => {
   // A large dataset gets its rule diagnostics first; duplicate detection (the slow part) follows.
   const large = options.duplicates && textDocument.text.length > LARGE_DATASET_CHARS;
   const ds: OpenDataset = {
-    uri: textDocument.uri, version: textDocument.version, doc: new DatasetDocument(textDocument.text, large ? { ...options, duplicates: false } : options, bom),
-    options, last: undefined, scheduled: false,
+    uri: textDocument.uri, version: textDocument.version, doc: new DatasetDocument(textDocument.text, options, bom),
+    options, last: undefined, scheduled: false, working: false,
   };
+  if (large) ds.doc.deferDuplicates();
   datasets.set(ds.uri, ds);
   schedule(ds);
-  if (large) {
-    setImmediate(() => {
-      if (datasets.get(ds.uri) !== ds) return;
-      ds.doc.setOptions(ds.options);
-      schedule(ds);
-    });
-  }
   await refreshPartner(ds);
 });
 
@@ -276,7 +312,7 @@ connection.onDidChangeConfiguration(async () => {
 connection.onHover(({ textDocument, position }) => {
   const ds = datasets.get(textDocument.uri);
   if (!ds || position.line >= ds.doc.lineCount) return null;
-  if (ds.scheduled) lintNow(ds);
+  catchUp(ds);
   const value = hoverMarkdown(ds.doc, position.line, ds.options, ds.last?.diagnostics ?? []);
   if (value === undefined) return null;
   return {
@@ -288,7 +324,7 @@ connection.onHover(({ textDocument, position }) => {
 connection.onCodeAction((params: CodeActionParams): CodeAction[] => {
   const ds = datasets.get(params.textDocument.uri);
   if (!ds) return [];
-  if (ds.scheduled) lintNow(ds);
+  catchUp(ds);
   return codeActions(ds.doc, ds.uri, ds.version, params);
 });
 

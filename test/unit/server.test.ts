@@ -155,6 +155,31 @@ describe('language server over stdio', () => {
     assert.deepEqual(later.diagnostics.map((d) => [d.range.start.line, d.code]), [[0, 'duplicate'], [5, 'invalid-role'], [8999, 'duplicate']]);
   });
 
+  test('an edit while a large dataset is indexed for duplicates is published at once, then the duplicates follow', async () => {
+    const bigUri = 'file:///nowhere/big-edited.jsonl';
+    const filler = 'lorem ipsum dolor sit amet '.repeat(40);
+    const lines = Array.from({ length: 9000 }, (_, i) => vertex([['user', `${i} ${filler} ${i * 7919}`], ['model', `answer ${i} ${(i * 104729).toString(36)}`]]));
+    lines[8999] = lines[0] as string; // an exact duplicate, found only once indexing reaches the end
+    const text = lines.join('\n') + '\n';
+    assert.ok(text.length > 8 * 1024 * 1024);
+    const before = published.length;
+    const mine = (x: PublishDiagnosticsParams) => x.uri === bigUri && published.indexOf(x) >= before;
+    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: bigUri, languageId: 'jsonl', version: 1, text } });
+    const first = await waitFor(published, mine);
+    assert.deepEqual(first.diagnostics, []);
+    // Break line 3's role: a rule problem, published without waiting for the duplicate index.
+    const col = (lines[3] as string).indexOf('"model"') + 1;
+    await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+      textDocument: { uri: bigUri, version: 2 }, contentChanges: [{ range: { start: { line: 3, character: col }, end: { line: 3, character: col + 5 } }, text: 'assistant' }],
+    });
+    const edited = await waitFor(published, (x) => mine(x) && x.version === 2);
+    assert.deepEqual(edited.diagnostics.map((d) => [d.range.start.line, d.code]), [[3, 'invalid-role']]);
+    const withDuplicates = await waitFor(published, (x) => mine(x) && x.diagnostics.some((d) => d.code === 'duplicate'));
+    assert.ok(published.indexOf(withDuplicates) > published.indexOf(edited), 'the edit did not wait for the duplicates');
+    assert.deepEqual(withDuplicates.diagnostics.map((d) => [d.range.start.line, d.code]), [[0, 'duplicate'], [3, 'invalid-role'], [8999, 'duplicate']]);
+    assert.equal(withDuplicates.version, 2);
+  });
+
   test('settings change severities and pin formats', async () => {
     settings = { rules: { 'role-order': 'off' }, formats: { '**/train.jsonl': 'openai-chat' } };
     await conn.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
