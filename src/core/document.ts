@@ -7,7 +7,7 @@
 import { LineAnalysis, LineDiagnostic, analyzeLine, turnsOfLine } from './analyze';
 import { FORMATS, FORMAT_ORDER, FormatId } from './formats';
 import { Cluster, DedupeText, DuplicateIndex, DuplicateView, Twin, dedupeText, dedupeTextOfLine } from './dedupe';
-import { PartnerIndex, leakageDiagnostic } from './leakage';
+import { Partner, leakageDiagnostic } from './leakage';
 import { Locator, Span } from './locate';
 import { LintOptions, effectiveSeverity } from './options';
 import { RULE_IDS, RuleId, Severity } from './rules';
@@ -276,7 +276,7 @@ export class DatasetDocument {
   /** A line's duplicate diagnostics, valid while its findings, its line and its closest twin's line stay. */
   private dupCache = new Map<number, { line: number; diagnostics: Diagnostic[] }>();
   /** The other split of the dataset, and each line's finding in it (by line id). */
-  private partner: PartnerIndex | undefined;
+  private partner: Partner | undefined;
   private leakCache = new Map<number, { line: number; diagnostics: readonly Diagnostic[] }>();
   private readonly stats = new FileStats();
   /** Lines from here on are analysed and linted without being in the duplicate index yet (see `deferDuplicates`). */
@@ -329,9 +329,52 @@ export class DatasetDocument {
   }
 
   /** Pair the document with the other split of its dataset (undefined: none). */
-  setPartner(partner: PartnerIndex | undefined): void {
+  setPartner(partner: Partner | undefined): void {
     this.partner = partner;
     this.leakCache.clear();
+  }
+
+  /**
+   * The other split changed (it is open in the editor and was edited): `changed` holds
+   * its samples before and after the edit (undefined: unknown, look again at every
+   * line). Only lines with a finding (it names lines of the other split, which may
+   * have moved) and lines similar to a changed sample are looked at again; the rest
+   * cannot have gained or lost a twin. That needs every sample of this file in the
+   * duplicate index; otherwise every line is looked at again.
+   */
+  partnerChanged(changed: readonly DedupeText[] | undefined): void {
+    if (changed === undefined || !this.options.duplicates || !this.duplicatesIndexed) {
+      this.leakCache.clear();
+      return;
+    }
+    for (const [id, c] of this.leakCache) if (c.diagnostics.length > 0) this.leakCache.delete(id);
+    for (const sample of changed) for (const twin of this.dup.query(sample)) this.leakCache.delete(twin.id);
+  }
+
+  /**
+   * Lines of this document that hold `sample` (exactly or nearly), for a document of
+   * the other split: exact copies first by line, then by similarity. Lines not
+   * analysed yet are analysed first, so unsaved edits count.
+   */
+  linesHolding(sample: DedupeText | undefined): Twin[] {
+    if (sample === undefined) return [];
+    this.analyzePending(Number.POSITIVE_INFINITY);
+    const out: Twin[] = [];
+    for (const t of this.dup.query(sample)) {
+      const line = this.lineOfId.get(t.id);
+      if (line !== undefined) out.push({ id: line, similarity: t.similarity, exact: t.exact });
+    }
+    return out.sort((a, b) => Number(b.exact) - Number(a.exact) || b.similarity - a.similarity || a.id - b.id);
+  }
+
+  /** The duplicate settings in effect. */
+  get dedupeOptions(): LintOptions['dedupe'] {
+    return this.options.dedupe;
+  }
+
+  /** Whether duplicates are looked for in this document. */
+  get duplicatesEnabled(): boolean {
+    return this.options.duplicates;
   }
 
   get partnerFile(): string | undefined {
@@ -637,7 +680,7 @@ export class DatasetDocument {
     return diagnostics;
   }
 
-  private leakageDiagnostics(line: number, a: LineAnalysis, severity: Record<RuleId, Severity | undefined>, partner: PartnerIndex): readonly Diagnostic[] {
+  private leakageDiagnostics(line: number, a: LineAnalysis, severity: Record<RuleId, Severity | undefined>, partner: Partner): readonly Diagnostic[] {
     const id = this.ids[line] as number;
     const cached = this.leakCache.get(id);
     if (cached !== undefined && cached.line === line) return cached.diagnostics;
@@ -664,5 +707,14 @@ export class DatasetDocument {
   private firstLineWithSystem(hash: number): number | undefined {
     for (let i = 0; i < this.results.length; i++) if (this.results[i]?.system?.hash === hash) return i;
     return undefined;
+  }
+}
+
+/** The other split when it is open in the editor: its own duplicate index answers, unsaved edits included. */
+export class OpenDocumentPartner implements Partner {
+  constructor(readonly file: string, private readonly doc: DatasetDocument) {}
+
+  find(sample: DedupeText | undefined): Twin[] {
+    return this.doc.linesHolding(sample);
   }
 }

@@ -22,10 +22,11 @@ import {
   TextDocumentSyncKind,
   createConnection,
 } from 'vscode-languageserver/node';
-import { DatasetDocument, Diagnostic, LintResult } from '../core/document';
+import { DatasetDocument, Diagnostic, LintResult, OpenDocumentPartner } from '../core/document';
 import { LintOptions, RawSettings, resolveOptions } from '../core/options';
 import { ruleAnchor } from '../core/rules';
 import { convertLines } from '../core/convert';
+import { DedupeText, dedupeTextOfLine } from '../core/dedupe';
 import { PartnerIndex, conventionalPartners, findPartner } from '../core/leakage';
 import { serializeLike } from '../core/fixes';
 import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
@@ -36,8 +37,10 @@ const connection = createConnection(ProposedFeatures.all);
 
 interface OpenDataset {
   readonly uri: string;
-  /** The other split of the dataset, on disk, when there is one. */
+  /** The other split of the dataset, when there is one. */
   partner?: string;
+  /** Whether its samples are read from its open document (unsaved edits count) rather than from disk. */
+  partnerOpen?: boolean;
   version: number;
   doc: DatasetDocument;
   options: LintOptions;
@@ -217,6 +220,7 @@ connection.onDidOpenTextDocument(async ({ textDocument }) => {
   datasets.set(ds.uri, ds);
   schedule(ds);
   await refreshPartner(ds);
+  await refreshDependents(ds);
 });
 
 /** The workspace folder a file is in, for paths in settings. */
@@ -237,6 +241,15 @@ async function refreshPartner(ds: OpenDataset): Promise<void> {
     }
     return;
   }
+  // Open in the editor, with the same duplicate settings and its samples all indexed: ask its document.
+  const open = openDatasetOf(partner);
+  if (open !== undefined && open !== ds && open.doc.duplicatesEnabled && open.doc.duplicatesIndexed && JSON.stringify(open.doc.dedupeOptions) === JSON.stringify(ds.options.dedupe)) {
+    ds.partner = partner;
+    ds.partnerOpen = true;
+    ds.doc.setPartner(new OpenDocumentPartner(partner, open.doc));
+    schedule(ds);
+    return;
+  }
   let text: string;
   try {
     text = await fs.readFile(partner, 'utf8');
@@ -246,25 +259,67 @@ async function refreshPartner(ds: OpenDataset): Promise<void> {
   }
   if (datasets.get(ds.uri) !== ds) return;
   ds.partner = partner;
+  ds.partnerOpen = false;
   ds.doc.setPartner(new PartnerIndex(partner, text.replace(/^\uFEFF/, '').split(/\r?\n/), ds.options.dedupe));
   schedule(ds);
+}
+
+/** The open dataset of a file on disk, if it is open in the editor. */
+function openDatasetOf(file: string): OpenDataset | undefined {
+  for (const other of datasets.values()) if (other.uri.startsWith('file:') && pathOf(other.uri) === file) return other;
+  return undefined;
+}
+
+/** Open datasets whose other split is `ds` (read from its open document). */
+function dependentsOf(ds: OpenDataset): OpenDataset[] {
+  if (!ds.uri.startsWith('file:')) return [];
+  const file = pathOf(ds.uri);
+  return [...datasets.values()].filter((other) => other !== ds && other.partner === file);
+}
+
+/** Datasets that pair with `ds`'s file look for it again (it was opened or closed: its document or its file). */
+async function refreshDependents(ds: OpenDataset): Promise<void> {
+  if (!ds.uri.startsWith('file:')) return;
+  const file = pathOf(ds.uri);
+  for (const other of [...datasets.values()]) {
+    if (other === ds) continue;
+    if (other.partner === file || (other.partner === undefined && other.uri.startsWith('file:') && conventionalPartners(pathOf(other.uri)).includes(file))) await refreshPartner(other);
+  }
+}
+
+/** Dedupe texts of the lines an edit replaces, in `doc` as it is now. */
+function samplesIn(doc: DatasetDocument, first: number, last: number): DedupeText[] {
+  const out: DedupeText[] = [];
+  for (let i = first; i <= last && i < doc.lineCount; i++) {
+    const s = dedupeTextOfLine(doc.lineText(i), doc.dedupeOptions.turns);
+    if (s !== undefined) out.push(s);
+  }
+  return out;
 }
 
 connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
   const ds = datasets.get(textDocument.uri);
   if (!ds) return;
+  // Datasets pairing with this one through its open document: what the edit changes, before and after.
+  const dependents = dependentsOf(ds).filter((d) => d.partnerOpen === true);
+  let changed: DedupeText[] | undefined = dependents.length > 0 ? [] : undefined;
   for (const change of contentChanges) {
     if ('range' in change) {
-      ds.doc.applyEdit({
-        startLine: change.range.start.line, startCharacter: change.range.start.character,
-        endLine: change.range.end.line, endCharacter: change.range.end.character, text: change.text,
-      });
+      const { start, end } = change.range;
+      if (changed !== undefined) changed.push(...samplesIn(ds.doc, start.line, end.line));
+      ds.doc.applyEdit({ startLine: start.line, startCharacter: start.character, endLine: end.line, endCharacter: end.character, text: change.text });
+      if (changed !== undefined) changed.push(...samplesIn(ds.doc, start.line, start.line + change.text.split('\n').length - 1));
     } else {
       ds.doc.setText(change.text);
+      changed = undefined;
     }
   }
   ds.version = textDocument.version;
   schedule(ds);
+  for (const d of dependents) {
+    d.doc.partnerChanged(changed);
+    schedule(d);
+  }
 });
 
 connection.onDidSaveTextDocument(async ({ textDocument }) => {
@@ -295,9 +350,11 @@ connection.onDidChangeWatchedFiles(async ({ changes }) => {
   }
 });
 
-connection.onDidCloseTextDocument(({ textDocument }) => {
-  if (!datasets.delete(textDocument.uri)) return;
+connection.onDidCloseTextDocument(async ({ textDocument }) => {
+  const ds = datasets.get(textDocument.uri);
+  if (!ds || !datasets.delete(textDocument.uri)) return;
   void connection.sendDiagnostics({ uri: textDocument.uri, diagnostics: [] });
+  await refreshDependents(ds); // back to the file on disk (unsaved edits are gone)
 });
 
 connection.onDidChangeConfiguration(async () => {

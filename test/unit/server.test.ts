@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import {
   CodeAction, CodeActionRequest, ConfigurationRequest, DidChangeConfigurationNotification, TextDocumentEdit, TextEdit, DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, HoverRequest,
@@ -178,6 +181,39 @@ describe('language server over stdio', () => {
     assert.ok(published.indexOf(withDuplicates) > published.indexOf(edited), 'the edit did not wait for the duplicates');
     assert.deepEqual(withDuplicates.diagnostics.map((d) => [d.range.start.line, d.code]), [[0, 'duplicate'], [3, 'invalid-role'], [8999, 'duplicate']]);
     assert.equal(withDuplicates.version, 2);
+  });
+
+  test('leakage follows unsaved edits of the other split when it is open in the editor', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sft-studio-leak-'));
+    const q = (text: string) => vertex([['user', text], ['model', 'Hold the reset button for ten seconds until the light blinks.']]);
+    const train = [q('Where is the serial number of the router printed?'), q('How do I reset my router to its factory settings?')].join('\n') + '\n';
+    const validation = [q('Which cable goes into the blue port at the back?')].join('\n') + '\n';
+    writeFileSync(path.join(dir, 'train.jsonl'), train);
+    writeFileSync(path.join(dir, 'validation.jsonl'), validation);
+    const trainUri = pathToFileURL(path.join(dir, 'train.jsonl')).toString();
+    const valUri = pathToFileURL(path.join(dir, 'validation.jsonl')).toString();
+    try {
+      const before = published.length;
+      const mine = (uri: string) => (x: PublishDiagnosticsParams) => x.uri === uri && published.indexOf(x) >= before;
+      await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: trainUri, languageId: 'jsonl', version: 1, text: train } });
+      await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: valUri, languageId: 'jsonl', version: 1, text: validation } });
+      await waitFor(published, mine(valUri));
+      // Type a near copy of training line 2 into the validation file, without saving it.
+      await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+        textDocument: { uri: valUri, version: 2 }, contentChanges: [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, text: q('How do I reset my router to factory settings?') }],
+      });
+      const leak = await waitFor(published, (x) => mine(trainUri)(x) && x.diagnostics.some((d) => d.code === 'leakage'));
+      assert.deepEqual(leak.diagnostics.map((d) => [d.range.start.line, d.code]), [[1, 'leakage']]);
+      assert.deepEqual(leak.diagnostics[0]?.relatedInformation?.map((r) => [r.location.uri, r.location.range.start.line]), [[valUri, 1]]);
+      // Delete it again: the finding goes.
+      const at = published.length;
+      await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+        textDocument: { uri: valUri, version: 3 }, contentChanges: [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: q('How do I reset my router to factory settings?').length } }, text: '' }],
+      });
+      await waitFor(published, (x) => x.uri === trainUri && published.indexOf(x) >= at && x.diagnostics.length === 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('settings change severities and pin formats', async () => {
