@@ -242,14 +242,17 @@ async function refreshPartner(ds: OpenDataset): Promise<void> {
     return;
   }
   // Open in the editor, with the same duplicate settings and its samples all indexed: ask its document.
-  const open = openDatasetOf(partner);
-  if (open !== undefined && open !== ds && open.doc.duplicatesEnabled && open.doc.duplicatesIndexed && JSON.stringify(open.doc.dedupeOptions) === JSON.stringify(ds.options.dedupe)) {
+  const pairWithOpen = (): boolean => {
+    const open = openDatasetOf(partner);
+    if (open === undefined || open === ds || !open.doc.duplicatesEnabled || !open.doc.duplicatesIndexed) return false;
+    if (JSON.stringify(open.doc.dedupeOptions) !== JSON.stringify(ds.options.dedupe)) return false;
     ds.partner = partner;
     ds.partnerOpen = true;
     ds.doc.setPartner(new OpenDocumentPartner(partner, open.doc));
     schedule(ds);
-    return;
-  }
+    return true;
+  };
+  if (pairWithOpen()) return;
   let text: string;
   try {
     text = await fs.readFile(partner, 'utf8');
@@ -258,6 +261,7 @@ async function refreshPartner(ds: OpenDataset): Promise<void> {
     return;
   }
   if (datasets.get(ds.uri) !== ds) return;
+  if (pairWithOpen()) return; // it was opened while the file was read
   ds.partner = partner;
   ds.partnerOpen = false;
   ds.doc.setPartner(new PartnerIndex(partner, text.replace(/^\uFEFF/, '').split(/\r?\n/), ds.options.dedupe));
