@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   process.stdout.write(`   baseline: file size                         ${mb(size)}\n`);
   process.stdout.write(`   text + per-line analyses after a full lint  ${mb(held)}  (${(held / size).toFixed(2)}× the file; target < 3×)\n\n`);
 
-  if (process.env.BENCH_SKIP_DEDUPE !== '1') await runDedupeBench();
+  if (process.env.BENCH_SKIP_DEDUPE !== '1') await runDedupeBench(FILE);
 }
 
 main().catch((err: unknown) => {

@@ -7,7 +7,7 @@
 import { LineAnalysis, LineDiagnostic, analyzeLine, turnsOfLine } from './analyze';
 import { FORMATS, FORMAT_ORDER, FormatId } from './formats';
 import { Cluster, DedupeText, DuplicateIndex, DuplicateView, Twin, dedupeText, dedupeTextOfLine } from './dedupe';
-import { PartnerIndex, leakageDiagnostic } from './leakage';
+import { Partner, leakageDiagnostic } from './leakage';
 import { Locator, Span } from './locate';
 import { LintOptions, effectiveSeverity } from './options';
 import { RULE_IDS, RuleId, Severity } from './rules';
@@ -276,9 +276,13 @@ export class DatasetDocument {
   /** A line's duplicate diagnostics, valid while its findings, its line and its closest twin's line stay. */
   private dupCache = new Map<number, { line: number; diagnostics: Diagnostic[] }>();
   /** The other split of the dataset, and each line's finding in it (by line id). */
-  private partner: PartnerIndex | undefined;
+  private partner: Partner | undefined;
   private leakCache = new Map<number, { line: number; diagnostics: readonly Diagnostic[] }>();
   private readonly stats = new FileStats();
+  /** Lines from here on are analysed and linted without being in the duplicate index yet (see `deferDuplicates`). */
+  private dupCursor = Infinity;
+  /** Lines before this one are analysed (lines after it may be too): where `analyzePending` looks first. */
+  private analyzedUpTo = 0;
   private fileFormat: FormatId | undefined;
   private crlfCount = 0;
   /** Located spans per analysis: replaced analyses (edited lines) drop out by themselves. */
@@ -316,7 +320,7 @@ export class DatasetDocument {
   private dedupeTextOf(id: number): DedupeText | undefined {
     const line = this.lineOfId.get(id);
     if (line === undefined || this.results[line]?.kind !== 'sample') return undefined;
-    return dedupeTextOfLine(this.lineText(line), this.options.dedupe.turns);
+    return dedupeTextOfLine(this.lineText(line), this.options.dedupe.turns, this.fileFormat);
   }
 
   /** The duplicate findings of the document, keyed by line ids (see `idOfLine`). */
@@ -325,9 +329,52 @@ export class DatasetDocument {
   }
 
   /** Pair the document with the other split of its dataset (undefined: none). */
-  setPartner(partner: PartnerIndex | undefined): void {
+  setPartner(partner: Partner | undefined): void {
     this.partner = partner;
     this.leakCache.clear();
+  }
+
+  /**
+   * The other split changed (it is open in the editor and was edited): `changed` holds
+   * its samples before and after the edit (undefined: unknown, look again at every
+   * line). Only lines with a finding (it names lines of the other split, which may
+   * have moved) and lines similar to a changed sample are looked at again; the rest
+   * cannot have gained or lost a twin. That needs every sample of this file in the
+   * duplicate index; otherwise every line is looked at again.
+   */
+  partnerChanged(changed: readonly DedupeText[] | undefined): void {
+    if (changed === undefined || !this.options.duplicates || !this.duplicatesIndexed) {
+      this.leakCache.clear();
+      return;
+    }
+    for (const [id, c] of this.leakCache) if (c.diagnostics.length > 0) this.leakCache.delete(id);
+    for (const sample of changed) for (const twin of this.dup.query(sample)) this.leakCache.delete(twin.id);
+  }
+
+  /**
+   * Lines of this document that hold `sample` (exactly or nearly), for a document of
+   * the other split: exact copies first by line, then by similarity. Lines not
+   * analysed yet are analysed first, so unsaved edits count.
+   */
+  linesHolding(sample: DedupeText | undefined): Twin[] {
+    if (sample === undefined) return [];
+    this.analyzePending(Number.POSITIVE_INFINITY);
+    const out: Twin[] = [];
+    for (const t of this.dup.query(sample)) {
+      const line = this.lineOfId.get(t.id);
+      if (line !== undefined) out.push({ id: line, similarity: t.similarity, exact: t.exact });
+    }
+    return out.sort((a, b) => Number(b.exact) - Number(a.exact) || b.similarity - a.similarity || a.id - b.id);
+  }
+
+  /** The duplicate settings in effect. */
+  get dedupeOptions(): LintOptions['dedupe'] {
+    return this.options.dedupe;
+  }
+
+  /** Whether duplicates are looked for in this document. */
+  get duplicatesEnabled(): boolean {
+    return this.options.duplicates;
   }
 
   get partnerFile(): string | undefined {
@@ -349,6 +396,8 @@ export class DatasetDocument {
       this.dup = this.newDuplicateIndex();
       this.clustered.clear();
     }
+    if (this.dupCursor !== Infinity) this.dupCursor = 0;
+    this.analyzedUpTo = 0;
     this.dupCache.clear();
     this.leakCache.clear();
     this.materialized = new WeakMap();
@@ -364,12 +413,83 @@ export class DatasetDocument {
     this.bom = bom;
   }
 
+  /**
+   * Lint without duplicates for now, and put the samples into the duplicate
+   * index later, a slice at a time, with `indexDuplicates` (a large file gets its
+   * rule diagnostics first, and edits are served between slices). Until then,
+   * duplicates are reported among the lines indexed so far.
+   */
+  deferDuplicates(): void {
+    if (this.options.duplicates) this.dupCursor = 0;
+  }
+
+  /** Whether every sample is in the duplicate index (nothing deferred is left). */
+  get duplicatesIndexed(): boolean {
+    return this.dupCursor === Infinity;
+  }
+
+  /**
+   * Puts deferred lines into the duplicate index for about `budgetMs`
+   * milliseconds; returns true when none is left. Edits in between are fine:
+   * the lines they bring are analysed and indexed like the others.
+   */
+  indexDuplicates(budgetMs: number): boolean {
+    if (this.dupCursor === Infinity) return true;
+    if (!this.options.duplicates) {
+      this.dupCursor = Infinity;
+      return true;
+    }
+    this.syncIds();
+    const end = performance.now() + budgetMs;
+    const n = this.lines.length;
+    while (this.dupCursor < n) {
+      const i = this.dupCursor++;
+      const a = this.results[i];
+      if (a === undefined) this.analyze(i); // before the cursor now: indexed as it is analysed
+      else if (a.kind === 'sample') this.dup.set(this.ids[i] as number, dedupeTextOfLine(this.lineText(i), this.options.dedupe.turns, this.fileFormat));
+      if (performance.now() > end) return this.dupCursor >= n && this.finishIndexing(); // a clock read is ~1 % of a line
+    }
+    return this.finishIndexing();
+  }
+
+  private finishIndexing(): true {
+    this.dupCursor = Infinity;
+    return true;
+  }
+
+  /**
+   * Analyses lines not analysed yet (new, edited, or all after a change of
+   * options) for about `budgetMs` milliseconds; returns true when none is left,
+   * so that `lint` will only assemble results. `lint` alone does the same at once.
+   */
+  analyzePending(budgetMs: number): boolean {
+    this.syncIds();
+    const end = performance.now() + budgetMs;
+    const n = this.lines.length;
+    for (let i = this.analyzedUpTo; i < n; i++) {
+      if (this.results[i] === undefined) {
+        this.analyze(i);
+        if (performance.now() > end) {
+          this.analyzedUpTo = i + 1;
+          return false;
+        }
+      }
+    }
+    this.analyzedUpTo = n;
+    return true;
+  }
+
   /** Apply one LSP content change. Only the touched lines are re-analysed on the next lint. */
   applyEdit(e: TextEdit): void {
     const first = this.lines[e.startLine] ?? '';
     const last = this.lines[e.endLine] ?? '';
     const replaced = (first.slice(0, e.startCharacter) + e.text + last.slice(e.endCharacter)).split('\n');
     const count = e.endLine - e.startLine + 1;
+    this.analyzedUpTo = Math.min(this.analyzedUpTo, e.startLine);
+    if (this.dupCursor !== Infinity && e.startLine < this.dupCursor) {
+      // Lines before the cursor are indexed as they are analysed, lines from it on wait for `indexDuplicates`.
+      this.dupCursor = this.dupCursor <= e.endLine ? e.startLine : this.dupCursor + replaced.length - count;
+    }
     for (let i = e.startLine; i <= e.endLine && i < this.lines.length; i++) {
       const r = this.results[i];
       if (r !== undefined) this.stats.remove(r);
@@ -404,7 +524,7 @@ export class DatasetDocument {
 
   private analyze(i: number): LineAnalysis {
     let sample: DedupeText | undefined;
-    const dedupe = this.options.duplicates;
+    const dedupe = this.options.duplicates && i < this.dupCursor;
     const a = analyzeLine(this.lineText(i), this.options, this.fileFormat, dedupe ? (turns) => (sample = dedupeText(turns, this.options.dedupe.turns)) : undefined);
     this.results[i] = a;
     this.stats.add(a);
@@ -421,9 +541,10 @@ export class DatasetDocument {
     return this.stats.context(this.options.pinnedFormat);
   }
 
-  lint(): LintResult {
-    const n = this.lines.length;
+  /** Line numbers of ids after edits that moved lines, and removed lines out of the duplicate index. */
+  private syncIds(): void {
     if (this.lineOfIdStale) {
+      const n = this.lines.length;
       this.lineOfId = new Map();
       for (let i = 0; i < n; i++) this.lineOfId.set(this.ids[i] as number, i);
       this.lineOfIdStale = false;
@@ -435,7 +556,13 @@ export class DatasetDocument {
       this.dupCache.delete(id);
       this.leakCache.delete(id);
     }
-    for (let i = 0; i < n; i++) if (this.results[i] === undefined) this.analyze(i);
+  }
+
+  lint(): LintResult {
+    const n = this.lines.length;
+    this.syncIds();
+    for (let i = this.analyzedUpTo; i < n; i++) if (this.results[i] === undefined) this.analyze(i);
+    this.analyzedUpTo = n;
     for (const id of this.dup.takeChanged()) {
       this.dupCache.delete(id);
       if (this.dup.clusterOf(id) !== undefined) this.clustered.add(id);
@@ -553,7 +680,7 @@ export class DatasetDocument {
     return diagnostics;
   }
 
-  private leakageDiagnostics(line: number, a: LineAnalysis, severity: Record<RuleId, Severity | undefined>, partner: PartnerIndex): readonly Diagnostic[] {
+  private leakageDiagnostics(line: number, a: LineAnalysis, severity: Record<RuleId, Severity | undefined>, partner: Partner): readonly Diagnostic[] {
     const id = this.ids[line] as number;
     const cached = this.leakCache.get(id);
     if (cached !== undefined && cached.line === line) return cached.diagnostics;
@@ -580,5 +707,14 @@ export class DatasetDocument {
   private firstLineWithSystem(hash: number): number | undefined {
     for (let i = 0; i < this.results.length; i++) if (this.results[i]?.system?.hash === hash) return i;
     return undefined;
+  }
+}
+
+/** The other split when it is open in the editor: its own duplicate index answers, unsaved edits included. */
+export class OpenDocumentPartner implements Partner {
+  constructor(readonly file: string, private readonly doc: DatasetDocument) {}
+
+  find(sample: DedupeText | undefined): Twin[] {
+    return this.doc.linesHolding(sample);
   }
 }

@@ -47,8 +47,15 @@ export function findPartner(file: string, pairs: Readonly<Record<string, string>
   return conventionalPartners(me).find((p) => p !== me && exists(p));
 }
 
-/** The samples of the other split, indexed for "is this sample in there too?". */
-export class PartnerIndex {
+/** The other split of a dataset, asked "is this sample in there too?". */
+export interface Partner {
+  readonly file: string;
+  /** Lines (0-based) of the other split that hold this sample, exact copies first, then by similarity. */
+  find(sample: DedupeText | undefined): Twin[];
+}
+
+/** The samples of the other split as read from disk, indexed for "is this sample in there too?". */
+export class PartnerIndex implements Partner {
   private readonly index: DuplicateIndex;
 
   constructor(readonly file: string, lines: readonly string[], readonly options: ResolvedDedupeOptions) {

@@ -22,10 +22,11 @@ import {
   TextDocumentSyncKind,
   createConnection,
 } from 'vscode-languageserver/node';
-import { DatasetDocument, Diagnostic, LintResult } from '../core/document';
+import { DatasetDocument, Diagnostic, LintResult, OpenDocumentPartner } from '../core/document';
 import { LintOptions, RawSettings, resolveOptions } from '../core/options';
 import { ruleAnchor } from '../core/rules';
 import { convertLines } from '../core/convert';
+import { DedupeText, dedupeTextOfLine } from '../core/dedupe';
 import { PartnerIndex, conventionalPartners, findPartner } from '../core/leakage';
 import { serializeLike } from '../core/fixes';
 import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
@@ -36,19 +37,30 @@ const connection = createConnection(ProposedFeatures.all);
 
 interface OpenDataset {
   readonly uri: string;
-  /** The other split of the dataset, on disk, when there is one. */
+  /** The other split of the dataset, when there is one. */
   partner?: string;
+  /** Whether its samples are read from its open document (unsaved edits count) rather than from disk. */
+  partnerOpen?: boolean;
   version: number;
   doc: DatasetDocument;
   options: LintOptions;
   last: LintResult | undefined;
+  /** A lint is wanted (something changed since the last publish). */
   scheduled: boolean;
+  /** `work` is running for this dataset. */
+  working: boolean;
 }
 
 const datasets = new Map<string, OpenDataset>();
 
 /** Above this size a dataset's first lint is published before duplicates are looked for. */
 const LARGE_DATASET_CHARS = 8 * 1024 * 1024;
+/**
+ * Analysis and duplicate indexing run in slices of about this many milliseconds,
+ * with a turn of the event loop between them: edits, hovers and other requests
+ * are served while a large file is read, instead of waiting seconds.
+ */
+const SLICE_MS = 25;
 let rulesDocUri = '';
 let canPullConfiguration = false;
 let canRegisterConfiguration = false;
@@ -133,13 +145,46 @@ function lintNow(ds: OpenDataset): void {
   void connection.sendNotification(DatasetSummaryNotification, { ...s, uri: ds.uri, version: ds.version, format: s.format ?? null });
 }
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Lint on the next turn of the event loop, so a burst of changes is linted once. */
 function schedule(ds: OpenDataset): void {
-  if (ds.scheduled) return;
   ds.scheduled = true;
-  setImmediate(() => {
-    if (datasets.get(ds.uri) === ds && ds.scheduled) lintNow(ds);
-  });
+  if (ds.working) return; // the running `work` sees the flag
+  ds.working = true;
+  setImmediate(() => void work(ds));
+}
+
+/**
+ * Brings a dataset's diagnostics up to date a slice at a time: analyses changed
+ * lines and publishes, then indexes deferred duplicates (a large file's) and
+ * publishes again when they are all in. An edit that arrives between slices is
+ * analysed and published at once, with the duplicates found so far. Work stops
+ * when the dataset is closed or replaced (its entry in `datasets` changes).
+ */
+async function work(ds: OpenDataset): Promise<void> {
+  try {
+    for (;;) {
+      if (datasets.get(ds.uri) !== ds) return;
+      if (ds.scheduled) {
+        if (!ds.doc.analyzePending(SLICE_MS)) {
+          await nextTurn();
+          continue;
+        }
+        lintNow(ds);
+      }
+      if (ds.doc.duplicatesIndexed) return;
+      if (ds.doc.indexDuplicates(SLICE_MS)) ds.scheduled = true; // all in: publish them
+      await nextTurn();
+    }
+  } finally {
+    ds.working = false;
+  }
+}
+
+/** Up to date for a request (hover, code actions) if that takes a slice at most; else answers from what is known. */
+function catchUp(ds: OpenDataset): void {
+  if (ds.scheduled && ds.doc.analyzePending(SLICE_MS)) lintNow(ds);
 }
 
 connection.onInitialize((params: InitializeParams): InitializeResult => {
@@ -168,19 +213,14 @@ connection.onDidOpenTextDocument(async ({ textDocument }) => {
   // A large dataset gets its rule diagnostics first; duplicate detection (the slow part) follows.
   const large = options.duplicates && textDocument.text.length > LARGE_DATASET_CHARS;
   const ds: OpenDataset = {
-    uri: textDocument.uri, version: textDocument.version, doc: new DatasetDocument(textDocument.text, large ? { ...options, duplicates: false } : options, bom),
-    options, last: undefined, scheduled: false,
+    uri: textDocument.uri, version: textDocument.version, doc: new DatasetDocument(textDocument.text, options, bom),
+    options, last: undefined, scheduled: false, working: false,
   };
+  if (large) ds.doc.deferDuplicates();
   datasets.set(ds.uri, ds);
   schedule(ds);
-  if (large) {
-    setImmediate(() => {
-      if (datasets.get(ds.uri) !== ds) return;
-      ds.doc.setOptions(ds.options);
-      schedule(ds);
-    });
-  }
   await refreshPartner(ds);
+  await refreshDependents(ds);
 });
 
 /** The workspace folder a file is in, for paths in settings. */
@@ -201,6 +241,18 @@ async function refreshPartner(ds: OpenDataset): Promise<void> {
     }
     return;
   }
+  // Open in the editor, with the same duplicate settings and its samples all indexed: ask its document.
+  const pairWithOpen = (): boolean => {
+    const open = openDatasetOf(partner);
+    if (open === undefined || open === ds || !open.doc.duplicatesEnabled || !open.doc.duplicatesIndexed) return false;
+    if (JSON.stringify(open.doc.dedupeOptions) !== JSON.stringify(ds.options.dedupe)) return false;
+    ds.partner = partner;
+    ds.partnerOpen = true;
+    ds.doc.setPartner(new OpenDocumentPartner(partner, open.doc));
+    schedule(ds);
+    return true;
+  };
+  if (pairWithOpen()) return;
   let text: string;
   try {
     text = await fs.readFile(partner, 'utf8');
@@ -209,26 +261,69 @@ async function refreshPartner(ds: OpenDataset): Promise<void> {
     return;
   }
   if (datasets.get(ds.uri) !== ds) return;
+  if (pairWithOpen()) return; // it was opened while the file was read
   ds.partner = partner;
+  ds.partnerOpen = false;
   ds.doc.setPartner(new PartnerIndex(partner, text.replace(/^\uFEFF/, '').split(/\r?\n/), ds.options.dedupe));
   schedule(ds);
+}
+
+/** The open dataset of a file on disk, if it is open in the editor. */
+function openDatasetOf(file: string): OpenDataset | undefined {
+  for (const other of datasets.values()) if (other.uri.startsWith('file:') && pathOf(other.uri) === file) return other;
+  return undefined;
+}
+
+/** Open datasets whose other split is `ds` (read from its open document). */
+function dependentsOf(ds: OpenDataset): OpenDataset[] {
+  if (!ds.uri.startsWith('file:')) return [];
+  const file = pathOf(ds.uri);
+  return [...datasets.values()].filter((other) => other !== ds && other.partner === file);
+}
+
+/** Datasets that pair with `ds`'s file look for it again (it was opened or closed: its document or its file). */
+async function refreshDependents(ds: OpenDataset): Promise<void> {
+  if (!ds.uri.startsWith('file:')) return;
+  const file = pathOf(ds.uri);
+  for (const other of [...datasets.values()]) {
+    if (other === ds) continue;
+    if (other.partner === file || (other.partner === undefined && other.uri.startsWith('file:') && conventionalPartners(pathOf(other.uri)).includes(file))) await refreshPartner(other);
+  }
+}
+
+/** Dedupe texts of the lines an edit replaces, in `doc` as it is now. */
+function samplesIn(doc: DatasetDocument, first: number, last: number): DedupeText[] {
+  const out: DedupeText[] = [];
+  for (let i = first; i <= last && i < doc.lineCount; i++) {
+    const s = dedupeTextOfLine(doc.lineText(i), doc.dedupeOptions.turns);
+    if (s !== undefined) out.push(s);
+  }
+  return out;
 }
 
 connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
   const ds = datasets.get(textDocument.uri);
   if (!ds) return;
+  // Datasets pairing with this one through its open document: what the edit changes, before and after.
+  const dependents = dependentsOf(ds).filter((d) => d.partnerOpen === true);
+  let changed: DedupeText[] | undefined = dependents.length > 0 ? [] : undefined;
   for (const change of contentChanges) {
     if ('range' in change) {
-      ds.doc.applyEdit({
-        startLine: change.range.start.line, startCharacter: change.range.start.character,
-        endLine: change.range.end.line, endCharacter: change.range.end.character, text: change.text,
-      });
+      const { start, end } = change.range;
+      if (changed !== undefined) changed.push(...samplesIn(ds.doc, start.line, end.line));
+      ds.doc.applyEdit({ startLine: start.line, startCharacter: start.character, endLine: end.line, endCharacter: end.character, text: change.text });
+      if (changed !== undefined) changed.push(...samplesIn(ds.doc, start.line, start.line + change.text.split('\n').length - 1));
     } else {
       ds.doc.setText(change.text);
+      changed = undefined;
     }
   }
   ds.version = textDocument.version;
   schedule(ds);
+  for (const d of dependents) {
+    d.doc.partnerChanged(changed);
+    schedule(d);
+  }
 });
 
 connection.onDidSaveTextDocument(async ({ textDocument }) => {
@@ -259,9 +354,11 @@ connection.onDidChangeWatchedFiles(async ({ changes }) => {
   }
 });
 
-connection.onDidCloseTextDocument(({ textDocument }) => {
-  if (!datasets.delete(textDocument.uri)) return;
+connection.onDidCloseTextDocument(async ({ textDocument }) => {
+  const ds = datasets.get(textDocument.uri);
+  if (!ds || !datasets.delete(textDocument.uri)) return;
   void connection.sendDiagnostics({ uri: textDocument.uri, diagnostics: [] });
+  await refreshDependents(ds); // back to the file on disk (unsaved edits are gone)
 });
 
 connection.onDidChangeConfiguration(async () => {
@@ -276,7 +373,7 @@ connection.onDidChangeConfiguration(async () => {
 connection.onHover(({ textDocument, position }) => {
   const ds = datasets.get(textDocument.uri);
   if (!ds || position.line >= ds.doc.lineCount) return null;
-  if (ds.scheduled) lintNow(ds);
+  catchUp(ds);
   const value = hoverMarkdown(ds.doc, position.line, ds.options, ds.last?.diagnostics ?? []);
   if (value === undefined) return null;
   return {
@@ -288,7 +385,7 @@ connection.onHover(({ textDocument, position }) => {
 connection.onCodeAction((params: CodeActionParams): CodeAction[] => {
   const ds = datasets.get(params.textDocument.uri);
   if (!ds) return [];
-  if (ds.scheduled) lintNow(ds);
+  catchUp(ds);
   return codeActions(ds.doc, ds.uri, ds.version, params);
 });
 

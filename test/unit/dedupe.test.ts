@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { dedupeText, dedupeTextOfLine, normalizeText } from '../../src/core/dedupe/normalize';
 import { jaccard, jaccardAtLeast, sampleShingleSet, shingleHashes, shingleSet } from '../../src/core/dedupe/shingle';
-import { classicSignature, estimateJaccard, permutationSeeds, signature } from '../../src/core/dedupe/minhash';
+import { classicSignature, estimateJaccard, permutationSeeds, signInto, signature } from '../../src/core/dedupe/minhash';
+import { sketchAgreement, sketchAgreesAtLeast, sketchCutoffs, sketchPasses, writeSketch } from '../../src/core/dedupe/sketch';
 import { bandKeys, candidateProbability, chooseBanding } from '../../src/core/dedupe/lsh';
 import { fmix32 } from '../../src/core/dedupe/hash';
 import { UnionFind } from '../../src/core/dedupe/unionFind';
@@ -168,6 +169,79 @@ describe('MinHash', () => {
     // A single shingle fills every position (densification).
     const one = signature(Uint32Array.of(12345), 1, 64) as Uint32Array;
     assert.ok(one.every((v) => v === 12345));
+  });
+});
+
+describe('signature sketches (the test before exact Jaccard)', () => {
+  test('signInto counts the bins the shingles filled themselves', () => {
+    const sig = new Uint32Array(64);
+    assert.equal(signInto(Uint32Array.of(1), 0, 64, sig), 0);
+    for (const size of [1, 5, 40, 64, 300, 5000]) {
+      const [a] = setPair(size, size, 1, 0);
+      const bins = new Set(Array.from(a, (h) => Math.floor(((h >>> 16) * 64) / 65536)));
+      assert.equal(signInto(a, a.length, 64, sig), bins.size, `${size} shingles`);
+      assert.deepEqual(sig, signature(a, a.length, 64));
+    }
+  });
+
+  test('word-wise agreement with an early stop answers as a byte-by-byte count', () => {
+    const sketch = fc.uint8Array({ minLength: 32, maxLength: 32 });
+    fc.assert(
+      fc.property(sketch, sketch, fc.integer({ min: 0, max: 33 }), fc.boolean(), (a, b, need, copy) => {
+        if (copy) b.set(a.subarray(0, 20)); // many agreeing bytes, too
+        const same = sketchAgreement(a, 0, b, 0, 32);
+        const wa = new Int32Array(a.buffer, a.byteOffset, 8);
+        const wb = new Int32Array(b.buffer, b.byteOffset, 8);
+        assert.equal(sketchAgreesAtLeast(wa, 0, wb, 0, 8, need), same >= need);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('the cut-off is lower for sparse signatures and never above the threshold', () => {
+    const cut = sketchCutoffs(0.8, 256);
+    assert.ok((cut[256] as number) < 0.8 * 256);
+    assert.ok((cut[256] as number) > 0.6 * 256); // unrelated pairs (J ≈ 0.2) are dropped
+    for (let m = 2; m <= 256; m++) assert.ok((cut[m] as number) >= (cut[m - 1] as number));
+    assert.equal(cut[1], 0); // one filled bin says nothing: always checked exactly
+  });
+
+  test('pairs at or above the threshold pass, whatever the set sizes; unrelated pairs do not', () => {
+    const k = 256;
+    const cut = sketchCutoffs(0.8, k);
+    const sa = new Uint8Array(k);
+    const sb = new Uint8Array(k);
+    const wa = new Int32Array(sa.buffer);
+    const wb = new Int32Array(sb.buffer);
+    const sig = new Uint32Array(k);
+    const sign = (set: Uint32Array, out: Uint8Array) => {
+      const filled = signInto(set, set.length, k, sig);
+      writeSketch(sig, out, 0);
+      return filled;
+    };
+    let similar = 0;
+    let unrelatedPassed = 0;
+    let unrelated = 0;
+    for (let seed = 1; seed <= 4000; seed++) {
+      const size = [8, 20, 60, 150, 400, 1200][seed % 6] as number;
+      // Shared share chosen so that J = shared / (2·size − shared) lands in [0.8, 0.9] or near 0.2.
+      const near = seed % 4 !== 0;
+      const j = near ? 0.8 + ((seed * 7919) % 1000) / 10_000 : 0.2;
+      const shared = Math.ceil((2 * size * j) / (1 + j));
+      const [a, b] = setPair(seed, size, size, Math.min(size, shared));
+      const exact = jaccard(a, b);
+      const pass = sketchPasses(cut, k, wa, 0, sign(a, sa), wb, 0, sign(b, sb));
+      if (exact >= 0.8) {
+        similar++;
+        assert.ok(pass, `J = ${exact.toFixed(3)} with ${size} shingles each was dropped`);
+      } else if (exact < 0.3 && size >= 60) {
+        unrelated++;
+        if (pass) unrelatedPassed++;
+      }
+    }
+    assert.ok(similar > 2500);
+    assert.ok(unrelated > 500);
+    assert.equal(unrelatedPassed, 0);
   });
 });
 

@@ -169,6 +169,38 @@ describe('exact and near duplicates', () => {
     assert.ok(zhPairs.length >= 20, `Chinese pairs ${zhPairs.length}`);
   });
 
+  test('on text sharing most of its vocabulary, the sketch drops the unrelated candidates and loses no pair', () => {
+    // A vocabulary of 12 words: unrelated samples share many n-grams, and LSH meets many of them.
+    const rand = seeded(9);
+    const small = WORDS.slice(0, 12);
+    const samples: DedupeText[] = [];
+    for (let k = 0; k < 400; k++) {
+      const base = english(rand, small, 40 + Math.floor(rand() * 40));
+      samples.push(sample(base));
+      if (k % 5 === 0) samples.push(sample(editWords(rand, base, small, 1 + Math.floor(rand() * 2))));
+    }
+    const truth = new Set<string>();
+    const sets = samples.map((x) => sampleShingleSet(x.text, x.system, 4));
+    for (let i = 0; i < samples.length; i++) {
+      for (let j = i + 1; j < samples.length; j++) {
+        const [a, b] = [samples[i] as DedupeText, samples[j] as DedupeText];
+        if (a.exact !== b.exact && jaccard(sets[i] as Uint32Array, sets[j] as Uint32Array) >= 0.8) truth.add(`${i},${j}`); // exact copies are groups, not pairs
+      }
+    }
+    const report = findDuplicates(samples);
+    assert.deepEqual(report.pairs.map((p) => `${p.a},${p.b}`).sort(), [...truth].sort());
+    assert.ok(truth.size >= 60, `pairs ${truth.size}`);
+    const { candidates, checked, confirmed } = report.stats;
+    assert.ok(candidates > 3 * checked, `candidates ${candidates}, checked exactly ${checked}`);
+    assert.ok(checked >= confirmed);
+    const index = new DuplicateIndex();
+    samples.forEach((x, i) => index.set(i, x));
+    const ids = samples.map((_, i) => i);
+    assert.deepEqual(snapshot(index, ids), snapshot(report, ids));
+    const stats = index.stats();
+    assert.ok(stats.candidates > 3 * stats.checked, `index: candidates ${stats.candidates}, checked ${stats.checked}`);
+  });
+
   test('Chinese near duplicates: a few characters changed', () => {
     const rand = seeded(5);
     const base = chinese(rand, 120);

@@ -102,6 +102,59 @@ describe('incremental edits', () => {
   });
 });
 
+describe('deferred duplicate indexing (large files, in slices)', () => {
+  const pool = [
+    good(1), good(2), good(3), vertex([['user', 'question 1'], ['model', 'answer 1']], 'You are a support agent.'),
+    vertex([['user', 'q'], ['assistant', 'a']]), '{bad json', '', vertex([['user', 'question 12'], ['model', 'answer 12']], 'Other.'),
+    openai([['system', 'You are a support agent.'], ['user', 'question 2'], ['assistant', 'answer 2']]),
+  ];
+  const arbText = fc.array(fc.constantFrom(...pool), { minLength: 1, maxLength: 80 }).map((ls) => ls.join('\n'));
+
+  test('rules first without duplicates; slices with edits in between end as a fresh lint of the final text (property)', () => {
+    fc.assert(
+      fc.property(arbText, fc.array(fc.tuple(fc.nat(), fc.nat(3), fc.constantFrom(...pool, '', `${good(1)}\n${good(2)}`)), { maxLength: 6 }), (initial, edits) => {
+        const options = resolveOptions({}, 'x.jsonl').options;
+        const doc = new DatasetDocument(initial, options);
+        doc.deferDuplicates();
+        assert.equal(doc.duplicatesIndexed, false);
+        const first = doc.lint().diagnostics;
+        assert.ok(first.every((d) => d.code !== 'duplicate' && d.code !== 'near-duplicate'), 'no duplicates before indexing');
+        let text = initial;
+        let pending = [...edits];
+        // A zero budget indexes one sample per call, then edits land between slices.
+        while (!doc.indexDuplicates(0)) {
+          const edit = pending.shift();
+          if (edit === undefined) continue;
+          const [at, span, insert] = edit;
+          const lines = text.split('\n');
+          const sl = at % lines.length;
+          const el = Math.min(lines.length - 1, sl + (span % 2));
+          lines.splice(sl, el - sl + 1, insert);
+          doc.applyEdit({ startLine: sl, startCharacter: 0, endLine: el, endCharacter: (text.split('\n')[el] as string).length, text: insert });
+          text = lines.join('\n');
+          if (at % 2 === 0) doc.lint();
+        }
+        pending = [];
+        assert.equal(doc.duplicatesIndexed, true);
+        assert.deepEqual(doc.lint().diagnostics, new DatasetDocument(text, options).lint().diagnostics);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('analysis in slices: nothing is left when analyzePending says so, and lint agrees', () => {
+    const text = Array.from({ length: 3000 }, (_, i) => (i % 100 === 7 ? vertex([['user', 'q'], ['assistant', 'a']]) : good(i))).join('\n');
+    const options = resolveOptions({ rules: { 'near-duplicate': 'off', duplicate: 'off' } }, 'x.jsonl').options;
+    const doc = new DatasetDocument(text, options);
+    let slices = 0;
+    while (!doc.analyzePending(0)) slices++;
+    assert.ok(slices > 10, `slices ${slices}`);
+    const diagnostics = doc.lint().diagnostics;
+    assert.deepEqual(diagnostics, new DatasetDocument(text, options).lint().diagnostics);
+    assert.deepEqual([...new Set(diagnostics.map((d) => d.line))], Array.from({ length: 30 }, (_, k) => k * 100 + 7));
+  });
+});
+
 describe('duplicates', () => {
   const sample = (q: string, a: string, system?: string) => vertex([['user', q], ['model', a]], system);
   const base = [

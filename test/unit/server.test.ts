@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import {
   CodeAction, CodeActionRequest, ConfigurationRequest, DidChangeConfigurationNotification, TextDocumentEdit, TextEdit, DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, HoverRequest,
@@ -153,6 +156,64 @@ describe('language server over stdio', () => {
     assert.deepEqual(first.diagnostics.map((d) => d.code), ['invalid-role'], 'rules first, no waiting for duplicates');
     const later = await waitFor(published, (x) => x.uri === bigUri && x.diagnostics.some((d) => d.code === 'duplicate'));
     assert.deepEqual(later.diagnostics.map((d) => [d.range.start.line, d.code]), [[0, 'duplicate'], [5, 'invalid-role'], [8999, 'duplicate']]);
+  });
+
+  test('an edit while a large dataset is indexed for duplicates is published at once, then the duplicates follow', async () => {
+    const bigUri = 'file:///nowhere/big-edited.jsonl';
+    const filler = 'lorem ipsum dolor sit amet '.repeat(40);
+    const lines = Array.from({ length: 9000 }, (_, i) => vertex([['user', `${i} ${filler} ${i * 7919}`], ['model', `answer ${i} ${(i * 104729).toString(36)}`]]));
+    lines[8999] = lines[0] as string; // an exact duplicate, found only once indexing reaches the end
+    const text = lines.join('\n') + '\n';
+    assert.ok(text.length > 8 * 1024 * 1024);
+    const before = published.length;
+    const mine = (x: PublishDiagnosticsParams) => x.uri === bigUri && published.indexOf(x) >= before;
+    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: bigUri, languageId: 'jsonl', version: 1, text } });
+    const first = await waitFor(published, mine);
+    assert.deepEqual(first.diagnostics, []);
+    // Break line 3's role: a rule problem, published without waiting for the duplicate index.
+    const col = (lines[3] as string).indexOf('"model"') + 1;
+    await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+      textDocument: { uri: bigUri, version: 2 }, contentChanges: [{ range: { start: { line: 3, character: col }, end: { line: 3, character: col + 5 } }, text: 'assistant' }],
+    });
+    const edited = await waitFor(published, (x) => mine(x) && x.version === 2);
+    assert.deepEqual(edited.diagnostics.map((d) => [d.range.start.line, d.code]), [[3, 'invalid-role']]);
+    const withDuplicates = await waitFor(published, (x) => mine(x) && x.diagnostics.some((d) => d.code === 'duplicate'));
+    assert.ok(published.indexOf(withDuplicates) > published.indexOf(edited), 'the edit did not wait for the duplicates');
+    assert.deepEqual(withDuplicates.diagnostics.map((d) => [d.range.start.line, d.code]), [[0, 'duplicate'], [3, 'invalid-role'], [8999, 'duplicate']]);
+    assert.equal(withDuplicates.version, 2);
+  });
+
+  test('leakage follows unsaved edits of the other split when it is open in the editor', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sft-studio-leak-'));
+    const q = (text: string) => vertex([['user', text], ['model', 'Hold the reset button for ten seconds until the light blinks.']]);
+    const train = [q('Where is the serial number of the router printed?'), q('How do I reset my router to its factory settings?')].join('\n') + '\n';
+    const validation = [q('Which cable goes into the blue port at the back?')].join('\n') + '\n';
+    writeFileSync(path.join(dir, 'train.jsonl'), train);
+    writeFileSync(path.join(dir, 'validation.jsonl'), validation);
+    const trainUri = pathToFileURL(path.join(dir, 'train.jsonl')).toString();
+    const valUri = pathToFileURL(path.join(dir, 'validation.jsonl')).toString();
+    try {
+      const before = published.length;
+      const mine = (uri: string) => (x: PublishDiagnosticsParams) => x.uri === uri && published.indexOf(x) >= before;
+      await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: trainUri, languageId: 'jsonl', version: 1, text: train } });
+      await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: valUri, languageId: 'jsonl', version: 1, text: validation } });
+      await waitFor(published, mine(valUri));
+      // Type a near copy of training line 2 into the validation file, without saving it.
+      await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+        textDocument: { uri: valUri, version: 2 }, contentChanges: [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, text: q('How do I reset my router to factory settings?') }],
+      });
+      const leak = await waitFor(published, (x) => mine(trainUri)(x) && x.diagnostics.some((d) => d.code === 'leakage'));
+      assert.deepEqual(leak.diagnostics.map((d) => [d.range.start.line, d.code]), [[1, 'leakage']]);
+      assert.deepEqual(leak.diagnostics[0]?.relatedInformation?.map((r) => [r.location.uri, r.location.range.start.line]), [[valUri, 1]]);
+      // Delete it again: the finding goes.
+      const at = published.length;
+      await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+        textDocument: { uri: valUri, version: 3 }, contentChanges: [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: q('How do I reset my router to factory settings?').length } }, text: '' }],
+      });
+      await waitFor(published, (x) => x.uri === trainUri && published.indexOf(x) >= at && x.diagnostics.length === 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('settings change severities and pin formats', async () => {

@@ -1,14 +1,15 @@
 /**
  * Duplicate detection over a whole file at once, for the command line:
  * group exact duplicates, then over one sample per group shingle, sign
- * (MinHash), band, sort each band's keys to find shared buckets, confirm every
- * candidate pair by exact Jaccard similarity, and join confirmed pairs with
- * union-find. Finds the same clusters as `DuplicateIndex` fed the same samples.
+ * (MinHash), band, sort each band's keys to find shared buckets, drop candidate
+ * pairs whose signatures agree too seldom (sketch.ts), confirm the rest by exact
+ * Jaccard similarity, and join confirmed pairs with union-find. Finds the same clusters as `DuplicateIndex` fed the same samples.
  */
 import { DedupeText } from './normalize';
 import { DedupeOptions, ResolvedDedupeOptions, resolveDedupeOptions } from './options';
 import { bandKeys } from './lsh';
-import { signature } from './minhash';
+import { signInto } from './minhash';
+import { sketchCutoffs, sketchPasses, writeSketch } from './sketch';
 import { jaccardAtLeast, sampleShingles, sortUnique } from './shingle';
 import { UnionFind } from './unionFind';
 import { Cluster, DuplicateView, GroupLike, Twin, closestInGroup, twinsInGroup } from './view';
@@ -25,6 +26,8 @@ export interface BatchStats {
   readonly groups: number;
   /** Distinct candidate pairs of groups from shared buckets, and how many were confirmed. */
   readonly candidates: number;
+  /** Candidates whose signatures agreed enough for an exact Jaccard similarity (the rest were dropped unmerged). */
+  readonly checked: number;
   readonly confirmed: number;
   /** Buckets larger than `maxCandidates` + 1, where only neighbours in the bucket were compared. */
   readonly truncatedBuckets: number;
@@ -32,9 +35,12 @@ export interface BatchStats {
   readonly ms: { readonly sign: number; readonly band: number; readonly verify: number; readonly cluster: number };
 }
 
+const NO_EDGES: ReadonlyMap<Group, number> = new Map();
+
 class Group implements GroupLike {
   readonly members: number[] = [];
-  readonly edges = new Map<Group, number>();
+  /** Confirmed neighbours (made on the first one: most groups have none). */
+  edges: ReadonlyMap<Group, number> = NO_EDGES;
   constructor(readonly index: number, readonly text: string, readonly system: string | undefined) {}
 }
 
@@ -152,16 +158,20 @@ export function findDuplicates(samples: readonly (DedupeText | undefined)[], opt
   });
   const n = groups.length;
 
-  // 2. Shingles → MinHash signature → band keys, one group at a time.
+  // 2. Shingles → MinHash signature → band keys and an 8-bit sketch, one group at a time.
+  const k = opts.numPerm;
   const keys = new Uint32Array(n * bands);
-  const sig = new Uint32Array(opts.numPerm);
-  const signed = new Uint8Array(n);
+  const sketches = new Uint8Array(n * k);
+  const filled = new Uint16Array(n); // 0: no shingles, not signed
+  const sig = new Uint32Array(k);
   for (let g = 0; g < n; g++) {
     const group = groups[g] as Group;
     const [buf, count] = sampleShingles(group.text, group.system, opts.ngram);
-    if (signature(buf, count, opts.numPerm, sig) === undefined) continue;
+    const f = signInto(buf, count, k, sig);
+    if (f === 0) continue;
     bandKeys(sig, opts.banding, keys, g * bands);
-    signed[g] = 1;
+    writeSketch(sig, sketches, g * k);
+    filled[g] = f;
   }
   const t1 = performance.now();
 
@@ -186,17 +196,17 @@ export function findDuplicates(samples: readonly (DedupeText | undefined)[], opt
   for (let t = 0; t < bands; t++) {
     let m = 0;
     for (let g = 0; g < n; g++) {
-      if (signed[g] === 0) continue;
+      if (filled[g] === 0) continue;
       bandK[m] = keys[g * bands + t] as number;
       bandV[m] = g;
       m++;
     }
-    const k = bandK.subarray(0, m);
+    const bk = bandK.subarray(0, m);
     const v = bandV.subarray(0, m);
-    radixSort(k, v, tmpK.subarray(0, m), tmpV.subarray(0, m), count);
+    radixSort(bk, v, tmpK.subarray(0, m), tmpV.subarray(0, m), count);
     for (let i = 0; i < m; ) {
       let j = i + 1;
-      while (j < m && k[j] === k[i]) j++;
+      while (j < m && bk[j] === bk[i]) j++;
       if (j - i > window + 1) truncatedBuckets++;
       for (let x = i; x < j; x++) {
         const end = Math.min(j, x + 1 + window);
@@ -210,7 +220,7 @@ export function findDuplicates(samples: readonly (DedupeText | undefined)[], opt
   for (let i = 0; i < unique.length; i++) if (i === 0 || unique[i] !== unique[i - 1]) unique[candidates++] = unique[i] as number;
   const t2 = performance.now();
 
-  // 4. Confirm each candidate by the exact Jaccard similarity of the two shingle sets.
+  // 4. Confirm each candidate whose signatures agree enough by the exact Jaccard similarity of the two shingle sets.
   const sets = new Map<number, Uint32Array>();
   let setEntries = 0;
   const setOf = (g: number): Uint32Array => {
@@ -231,16 +241,23 @@ export function findDuplicates(samples: readonly (DedupeText | undefined)[], opt
   };
   const uf = new UnionFind(n);
   const confirmed: DuplicatePair[] = [];
+  const cutoffs = sketchCutoffs(opts.threshold, k);
+  const words = new Int32Array(sketches.buffer);
+  let checked = 0;
   for (let i = 0; i < candidates; i++) {
     const p = unique[i] as number;
     const x = Math.floor(p / n);
     const y = p - x * n;
+    if (!sketchPasses(cutoffs, k, words, x, filled[x] as number, words, y, filled[y] as number)) continue;
+    checked++;
     const similarity = jaccardAtLeast(setOf(x), setOf(y), opts.threshold);
     if (similarity < 0) continue;
     const gx = groups[x] as Group;
     const gy = groups[y] as Group;
-    gx.edges.set(gy, similarity);
-    gy.edges.set(gx, similarity);
+    if (gx.edges === NO_EDGES) gx.edges = new Map();
+    if (gy.edges === NO_EDGES) gy.edges = new Map();
+    (gx.edges as Map<Group, number>).set(gy, similarity);
+    (gy.edges as Map<Group, number>).set(gx, similarity);
     uf.union(x, y);
     confirmed.push({ a: gx.members[0] as number, b: gy.members[0] as number, similarity });
   }
@@ -262,7 +279,7 @@ export function findDuplicates(samples: readonly (DedupeText | undefined)[], opt
   confirmed.sort((p, q) => p.a - q.a || p.b - q.b);
   return new DuplicateReport(opts, groupOf, groups, uf, members, confirmed, {
     samples: samples.length - samples.filter((s) => s === undefined).length,
-    groups: n, candidates, confirmed: confirmed.length, truncatedBuckets,
+    groups: n, candidates, checked, confirmed: confirmed.length, truncatedBuckets,
     ms: { sign: t1 - t0, band: t2 - t1, verify: t3 - t2, cluster: t4 - t3 },
   });
 }

@@ -2,7 +2,9 @@
  * Incremental duplicate detection for the language server: samples come and go
  * by id (the document's stable line handles), and each change costs the work of
  * that one sample: its shingles, signature and band keys, a walk of its b
- * buckets, and the exact Jaccard similarity of the few candidates found there.
+ * buckets, a comparison of its signature's 8-bit sketch with those of the
+ * candidates found there (sketch.ts), and the exact Jaccard similarity of the
+ * few whose sketches agree enough.
  *
  * Samples with the same normalised conversation share one group (`Node`): only
  * groups take part in LSH, so a thousand copies of one sample cost one entry,
@@ -16,14 +18,15 @@
  * depend on the order of edits (the batch function finds the same), except past
  * `maxCandidates` (see options.ts).
  *
- * Memory per group: b band keys and b chain links (4 bytes each), its normalised
+ * Memory per group: b band keys and b chain links (4 bytes each), K sketch bytes, its normalised
  * text (unless a `source` gives texts back on demand), and a few small objects.
  * Shingle sets are recomputed when needed and kept in a bounded cache.
  */
 import { DedupeText } from './normalize';
 import { DedupeOptions, ResolvedDedupeOptions, resolveDedupeOptions } from './options';
 import { bandKeys } from './lsh';
-import { signature } from './minhash';
+import { signInto } from './minhash';
+import { sketchCutoffs, sketchPasses, writeSketch } from './sketch';
 import { jaccardAtLeast, sampleShingles, sortUnique } from './shingle';
 import { Cluster, DuplicateView, GroupLike, Twin, closestInGroup, insertSorted, removeSorted, twinsInGroup } from './view';
 
@@ -77,8 +80,9 @@ export interface DuplicateIndexStats {
   readonly groups: number;
   /** Confirmed near-duplicate links between groups. */
   readonly links: number;
-  /** Candidate pairs met in buckets, and how many of them were confirmed, since the index was made. */
+  /** Candidate pairs met in buckets, how many passed the sketch test, and how many were confirmed, since the index was made. */
   readonly candidates: number;
+  readonly checked: number;
   readonly confirmed: number;
   /** Groups compared with only `maxCandidates` of their candidates. */
   readonly truncated: number;
@@ -119,19 +123,29 @@ export class DuplicateIndex implements DuplicateView {
   private epoch = 0;
   private readonly sig: Uint32Array;
   private readonly queryKeys: Uint32Array;
+  // Per slot: the 8-bit sketch of its signature (K bytes) and the number of bins its own shingles filled.
+  private sketches = new Uint8Array(0);
+  private sketchWords = new Int32Array(0);
+  private filled = new Uint16Array(0);
+  private readonly querySketch: Uint8Array;
+  private readonly queryWords: Int32Array;
+  private readonly cutoffs: Uint16Array;
   // Shingle sets for confirmations, least recently added first.
   private readonly sets = new Map<Node, Uint32Array>();
   private setEntries = 0;
   private readonly cacheEntries: number;
   private clusterKeys = 0;
   private readonly source: ((id: number) => DedupeText | undefined) | undefined;
-  private counters = { candidates: 0, confirmed: 0, links: 0 };
+  private counters = { candidates: 0, checked: 0, confirmed: 0, links: 0 };
 
   constructor(init: DuplicateIndexInit = {}) {
     this.options = resolveDedupeOptions(init);
     this.bands = this.options.banding.bands;
     this.sig = new Uint32Array(this.options.numPerm);
     this.queryKeys = new Uint32Array(this.bands);
+    this.querySketch = new Uint8Array(this.options.numPerm);
+    this.queryWords = new Int32Array(this.querySketch.buffer);
+    this.cutoffs = sketchCutoffs(this.options.threshold, this.options.numPerm);
     this.cacheEntries = init.cacheEntries ?? 1 << 20;
     this.source = init.source;
     this.grow(Math.max(1024, init.expectedSize ?? 0));
@@ -217,8 +231,10 @@ export class DuplicateIndex implements DuplicateView {
     const out: Twin[] = [];
     const same = this.byExact.get(sample.exact);
     if (same !== undefined) for (const m of same.members) out.push({ id: m, similarity: 1, exact: true });
-    if (!this.computeKeys(sample, this.queryKeys, 0)) return out;
-    const found = this.candidates(this.queryKeys, 0, same?.slot ?? -1, undefined);
+    const filled = this.computeKeys(sample, this.queryKeys, 0);
+    if (filled === 0) return out;
+    writeSketch(this.sig, this.querySketch, 0);
+    const found = this.candidates(this.queryKeys, 0, same?.slot ?? -1, undefined, this.queryWords, 0, filled);
     const set = found.length > 0 ? this.lastSet() : new Uint32Array(0);
     for (const node of found) {
       const similarity = jaccardAtLeast(set, this.setOf(node), this.options.threshold);
@@ -233,7 +249,7 @@ export class DuplicateIndex implements DuplicateView {
     for (const n of this.byExact.values()) if (n.truncated) truncated++;
     return {
       samples: this.byId.size, groups: this.byExact.size, links: this.counters.links,
-      candidates: this.counters.candidates, confirmed: this.counters.confirmed, truncated,
+      candidates: this.counters.candidates, checked: this.counters.checked, confirmed: this.counters.confirmed, truncated,
     };
   }
 
@@ -254,8 +270,12 @@ export class DuplicateIndex implements DuplicateView {
     this.slots[slot] = node;
     this.byExact.set(sample.exact, node);
     this.byId.set(id, node);
-    if (this.computeKeys(sample, this.keys, slot * this.bands)) {
-      const found = this.candidates(this.keys, slot * this.bands, slot, node);
+    const filled = this.computeKeys(sample, this.keys, slot * this.bands);
+    if (filled > 0) {
+      const k = this.options.numPerm;
+      writeSketch(this.sig, this.sketches, slot * k);
+      this.filled[slot] = filled;
+      const found = this.candidates(this.keys, slot * this.bands, slot, node, this.sketchWords, slot, filled);
       this.linkSlot(slot);
       // The set is sorted only when there is something to compare it with (most samples have no candidate).
       if (found.length > 0) {
@@ -397,15 +417,18 @@ export class DuplicateIndex implements DuplicateView {
   private lastBuf: Uint32Array = new Uint32Array(0);
   private lastCount = 0;
 
-  /** Shingles a sample, writes its band keys to `out[offset …]`; the scratch buffer keeps the shingle hashes. */
-  private computeKeys(sample: DedupeText, out: Uint32Array, offset: number): boolean {
+  /**
+   * Shingles a sample, signs it into `this.sig`, writes its band keys to `out[offset …]`;
+   * the scratch buffer keeps the shingle hashes. Returns the bins it filled (0: no shingles).
+   */
+  private computeKeys(sample: DedupeText, out: Uint32Array, offset: number): number {
     const [buf, count] = sampleShingles(sample.text, sample.system, this.options.ngram);
-    const sig = signature(buf, count, this.options.numPerm, this.sig);
-    if (sig === undefined) return false;
-    bandKeys(sig, this.options.banding, out, offset);
+    const filled = signInto(buf, count, this.options.numPerm, this.sig);
+    if (filled === 0) return 0;
+    bandKeys(this.sig, this.options.banding, out, offset);
     this.lastBuf = buf;
     this.lastCount = count;
-    return true;
+    return filled;
   }
 
   /** The shingle set of the text `computeKeys` saw last (a new array); call it before shingling anything else. */
@@ -413,8 +436,11 @@ export class DuplicateIndex implements DuplicateView {
     return this.lastBuf.slice(0, sortUnique(this.lastBuf, this.lastCount));
   }
 
-  /** Groups sharing a band with the keys at `keys[offset …]`, at most `maxCandidates` (those sharing most). */
-  private candidates(keys: Uint32Array, offset: number, self: number, node: Node | undefined): Node[] {
+  /**
+   * Groups sharing a band with the keys at `keys[offset …]` whose sketches agree enough with
+   * sketch `sketchSlot` of `sketch`, at most `maxCandidates` (those sharing most bands).
+   */
+  private candidates(keys: Uint32Array, offset: number, self: number, node: Node | undefined, sketch: Int32Array, sketchSlot: number, filled: number): Node[] {
     const b = this.bands;
     if (++this.epoch === 0x7fffffff) {
       this.epoch = 1;
@@ -437,6 +463,13 @@ export class DuplicateIndex implements DuplicateView {
       }
     }
     this.counters.candidates += found.length;
+    const k = this.options.numPerm;
+    let kept = 0;
+    for (const s of found) {
+      if (sketchPasses(this.cutoffs, k, sketch, sketchSlot, filled, this.sketchWords, s, this.filled[s] as number)) found[kept++] = s;
+    }
+    found.length = kept;
+    this.counters.checked += kept;
     if (found.length > this.options.maxCandidates) {
       const shared = this.shared;
       const slots = this.slots;
@@ -502,6 +535,13 @@ export class DuplicateIndex implements DuplicateView {
     stamp.set(this.stamp);
     this.stamp = stamp;
     this.shared = new Int32Array(capacity);
+    const sketches = new Uint8Array(capacity * this.options.numPerm);
+    sketches.set(this.sketches);
+    this.sketches = sketches;
+    this.sketchWords = new Int32Array(sketches.buffer);
+    const filled = new Uint16Array(capacity);
+    filled.set(this.filled);
+    this.filled = filled;
     this.capacity = capacity;
     for (let s = 0; s < this.slots.length; s++) if (this.slots[s] !== undefined) this.linkSlot(s);
   }

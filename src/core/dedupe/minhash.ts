@@ -17,7 +17,18 @@ import { fmix32 } from './hash';
 
 const EMPTY = 0xffffffff;
 
-let raw = new Uint32Array(256);
+/** Bins of the signature being made, as signed 32-bit values (hash ^ 2^31: signed order is unsigned order, and V8 keeps int32 in registers). */
+let raw = new Int32Array(256);
+
+/** The bin that empty bin `i` borrows from on its `attempt`-th try (a multiply-shift maps 16 hash bits to 0 … k−1). */
+function probe(i: number, attempt: number, k: number): number {
+  return Math.imul(fmix32(Math.imul(i + 1, 0x9e3779b1) ^ Math.imul(attempt, 0x85ebca6b)) >>> 16, k) >>> 16;
+}
+
+/** The first probes of every bin, for the K last used (a table lookup instead of a hash per probe). */
+const PROBES = 16;
+let probeK = 0;
+let probeTable = new Uint16Array(0);
 
 /**
  * The K-position signature of the first `count` shingle hashes in `hashes`
@@ -26,33 +37,53 @@ let raw = new Uint32Array(256);
  */
 export function signature(hashes: Uint32Array, count: number, k: number, out?: Uint32Array): Uint32Array | undefined {
   if (count === 0) return undefined;
-  if (k < 1 || k > 65536) throw new RangeError(`signature length ${k} is not in 1 … 65536`);
-  if (raw.length < k) raw = new Uint32Array(k);
-  const bins = raw;
-  bins.fill(EMPTY, 0, k);
-  for (let i = 0; i < count; i++) {
-    const h = hashes[i] as number;
-    // The bin is floor(top 16 bits × K / 2^16): integer arithmetic only, contiguous ranges of hashes.
-    const bin = ((h >>> 16) * k) >>> 16;
-    if (h < (bins[bin] as number)) bins[bin] = h;
-  }
   const sig = out ?? new Uint32Array(k);
+  signInto(hashes, count, k, sig);
+  return sig;
+}
+
+/**
+ * `signature` into `sig` (K long); returns the number of bins filled by the
+ * sample's own shingles (the others borrowed by densification), 0 when there
+ * are no shingles (and `sig` is left as it was).
+ */
+export function signInto(hashes: Uint32Array, count: number, k: number, sig: Uint32Array): number {
+  if (count === 0) return 0;
+  if (k < 1 || k > 65536) throw new RangeError(`signature length ${k} is not in 1 … 65536`);
+  if (raw.length < k) raw = new Int32Array(k);
+  const bins = raw;
+  const empty = EMPTY ^ 0x80000000; // the largest int32
+  bins.fill(empty, 0, k);
+  for (let i = 0; i < count; i++) {
+    const h = (hashes[i] as number) ^ 0x80000000;
+    // The bin is floor(top 16 bits × K / 2^16): integer arithmetic only, contiguous ranges of hashes.
+    const bin = Math.imul((h >>> 16) ^ 0x8000, k) >>> 16;
+    bins[bin] = Math.min(h, bins[bin] as number); // no branch: which is smaller is a coin toss early on
+  }
+  let filled = k;
+  if (probeK !== k) {
+    probeK = k;
+    probeTable = new Uint16Array(k * PROBES);
+    for (let i = 0; i < k; i++) for (let a = 1; a <= PROBES; a++) probeTable[i * PROBES + a - 1] = probe(i, a, k);
+  }
+  const probes = probeTable;
   for (let i = 0; i < k; i++) {
     let v = bins[i] as number;
-    if (v === EMPTY) {
+    if (v === empty) {
+      filled--;
       // Optimal densification: probe bins in an order fixed by (bin, attempt) until one is filled.
       for (let attempt = 1; ; attempt++) {
-        const j = fmix32(Math.imul(i + 1, 0x9e3779b1) ^ Math.imul(attempt, 0x85ebca6b)) % k;
+        const j = attempt <= PROBES ? (probes[i * PROBES + attempt - 1] as number) : probe(i, attempt, k);
         const u = bins[j] as number;
-        if (u !== EMPTY) {
+        if (u !== empty) {
           v = u;
           break;
         }
       }
     }
-    sig[i] = v;
+    sig[i] = v ^ 0x80000000; // an int32 stored into a Uint32Array keeps its bits
   }
-  return sig;
+  return filled;
 }
 
 /** Seeds of the K hash functions of `classicSignature`, from a fixed generator. */

@@ -67,8 +67,8 @@ export function normalizeText(text: string): string {
  */
 export function dedupeText(turns: readonly Turn[], which: DedupeTurns = 'all'): DedupeText | undefined {
   let key = '';
-  let text = '';
-  let system: string | undefined;
+  const texts: string[] = [];
+  const systems: string[] = [];
   for (const turn of turns) {
     const kind = roleKind(turn);
     if (which === 'user' && kind !== 'user') continue;
@@ -76,11 +76,12 @@ export function dedupeText(turns: readonly Turn[], which: DedupeTurns = 'all'): 
     if (t === '') continue;
     // Separators that normalised text cannot contain keep ("ab", "c") apart from ("a", "bc").
     key += `${kind}\u0000${t}\u0001`;
-    if (kind === 'system') system = system === undefined ? t : `${system} ${t}`;
-    else text = text === '' ? t : `${text} ${t}`;
+    (kind === 'system' ? systems : texts).push(t);
   }
   if (key === '') return undefined;
-  return system === undefined ? { exact: hashText(key), text } : { exact: hashText(key), text, system };
+  // `join` makes one flat string (not a rope of concatenations): shingling reads it character by character.
+  const text = texts.join(' ');
+  return systems.length === 0 ? { exact: hashText(key), text } : { exact: hashText(key), text, system: systems.join(' ') };
 }
 
 /** The dedupe text of one JSONL line; undefined for a blank, broken or unrecognised line. */

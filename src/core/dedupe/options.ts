@@ -10,7 +10,7 @@ export interface DedupeOptions {
   readonly threshold: number;
   /** Shingle width in columns: n characters of alphabetic text, ⌈n/2⌉ of CJK (see shingle.ts). */
   readonly ngram: number;
-  /** MinHash signature length K. */
+  /** MinHash signature length K (rounded up to a multiple of 8). */
   readonly numPerm: number;
   /** Which turns count (used by `dedupeText`; kept here so one object carries every setting). */
   readonly turns: DedupeTurns;
@@ -41,7 +41,8 @@ export function resolveDedupeOptions(options: Partial<DedupeOptions> = {}): Reso
   const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
   const threshold = clamp(num(options.threshold, DEFAULT_DEDUPE_OPTIONS.threshold), 0.05, 1);
   const ngram = Math.round(clamp(num(options.ngram, DEFAULT_DEDUPE_OPTIONS.ngram), 1, 32));
-  const numPerm = Math.round(clamp(num(options.numPerm, DEFAULT_DEDUPE_OPTIONS.numPerm), 16, 1024));
+  // A multiple of 8: signatures' 8-bit sketches are compared four bytes at a time (sketch.ts).
+  const numPerm = Math.ceil(clamp(num(options.numPerm, DEFAULT_DEDUPE_OPTIONS.numPerm), 16, 1024) / 8) * 8;
   const maxCandidates = Math.round(clamp(num(options.maxCandidates, DEFAULT_DEDUPE_OPTIONS.maxCandidates), 1, 1_000_000));
   const turns: DedupeTurns = options.turns === 'user' ? 'user' : 'all';
   return { threshold, ngram, numPerm, turns, maxCandidates, banding: chooseBanding(threshold, numPerm) };

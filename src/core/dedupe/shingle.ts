@@ -39,11 +39,24 @@ function grow(size: number): Uint32Array {
   return scratch;
 }
 
+/** Multiplier of the rolling polynomial hash of a window, and its powers (a window is at most 64 characters). */
+const P = 0x01000193;
+const POW = (() => {
+  const t = new Int32Array(65);
+  t[0] = 1;
+  for (let i = 1; i < t.length; i++) t[i] = Math.imul(t[i - 1] as number, P);
+  return t;
+})();
+
 /**
  * The hashes of every shingle of `text`, in order, duplicates included, written
  * to a shared scratch buffer (valid until the next call): `[buffer, count]`.
  * A text narrower than `n` columns is one shingle; an empty text has none.
  * `wideColumns` = 1 gives plain character n-grams (for measurements).
+ *
+ * The window's hash rolls: Σ c_k·P^(j−1−k) over the window [i, j) gains the
+ * character entering on the right and loses the one leaving on the left, so a
+ * shingle costs two multiplications and murmur3's finaliser whatever n is.
  */
 export function shingleHashesScratch(text: string, n: number, wideColumns = 2): [Uint32Array, number] {
   const len = text.length;
@@ -52,24 +65,26 @@ export function shingleHashesScratch(text: string, n: number, wideColumns = 2): 
   if (len === 0) return [out, 0];
   let j = 0; // the window is text[i, j)
   let w = 0; // its width in columns
+  let h = 0; // its polynomial hash
   for (let i = 0; i < len; i++) {
     while (j < len && w < n) {
       const c = text.charCodeAt(j);
       w += c >= 0x1100 && isWide(c) ? wideColumns : 1;
+      h = (Math.imul(h, P) + c) | 0;
       j++;
     }
     if (w < n && i > 0) break; // a short tail repeats what the last full window covered
-    let h = 0x811c9dc5 ^ (j - i);
-    for (let k = i; k < j; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
-    // murmur3's finaliser: FNV alone leaves the high bits, which pick MinHash bins, poorly mixed.
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    out[count++] = h >>> 0;
+    // The window's length in characters, then murmur3's finaliser: the high bits pick MinHash bins.
+    let x = h ^ Math.imul(j - i, 0x9e3779b1);
+    x ^= x >>> 16;
+    x = Math.imul(x, 0x85ebca6b);
+    x ^= x >>> 13;
+    x = Math.imul(x, 0xc2b2ae35);
+    x ^= x >>> 16;
+    out[count++] = x >>> 0;
     const c = text.charCodeAt(i);
     w -= c >= 0x1100 && isWide(c) ? wideColumns : 1;
+    h = (h - Math.imul(c, POW[j - i - 1] as number)) | 0;
     if (j === len && w < n) break;
   }
   return [out, count];
