@@ -230,10 +230,12 @@ print(json.dumps({"samples": len(rows), "groups": len(sets), "pairs": pairs, "sh
 function datasketchBaseline(texts: readonly (DedupeText | undefined)[], opts: ResolvedDedupeOptions): void {
   const n = Math.min(texts.length, Number(process.env.DEDUPE_DATASKETCH_LINES ?? 10_000));
   const env = { ...process.env, PYTHONPATH: [process.env.DATASKETCH_PYTHONPATH, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) };
-  const probe = spawnSync('python3', ['-c', 'import datasketch, numpy'], { env, encoding: 'utf8' });
+  // Debian's numpy and scipy belong to /usr/bin/python3; DATASKETCH_PYTHON names the interpreter.
+  const python = process.env.DATASKETCH_PYTHON ?? 'python3';
+  const probe = spawnSync(python, ['-c', 'import datasketch, numpy'], { env, encoding: 'utf8' });
   out(`6. datasketch MinHash + MinHashLSH (K = ${opts.numPerm}, b = ${opts.banding.bands}, r = ${opts.banding.rows}), same work on ${n.toLocaleString('en-US')} samples`);
   if (probe.status !== 0) {
-    out('   skipped: python3 cannot import datasketch (set DATASKETCH_PYTHONPATH to a folder holding it)\n');
+    out(`   skipped: ${python} cannot import datasketch and numpy (set DATASKETCH_PYTHONPATH to a folder holding datasketch's source, DATASKETCH_PYTHON to an interpreter with numpy and scipy)\n`);
     return;
   }
   const dir = path.join(os.tmpdir(), 'sft-studio-dedupe-bench'); // a scratch folder outside the repository
@@ -242,7 +244,7 @@ function datasketchBaseline(texts: readonly (DedupeText | undefined)[], opts: Re
   const slice = texts.slice(0, n).filter((x): x is DedupeText => x !== undefined);
   writeFileSync(data, slice.map((x) => JSON.stringify({ t: x.text, s: x.system ?? null })).join('\n') + '\n');
   writeFileSync(path.join(dir, 'datasketch_baseline.py'), DATASKETCH_SCRIPT);
-  const r = spawnSync('python3', [path.join(dir, 'datasketch_baseline.py'), data, String(opts.ngram), String(opts.threshold), String(opts.numPerm), String(opts.banding.bands), String(opts.banding.rows)], { cwd: dir, env, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(python, [path.join(dir, 'datasketch_baseline.py'), data, String(opts.ngram), String(opts.threshold), String(opts.numPerm), String(opts.banding.bands), String(opts.banding.rows)], { cwd: dir, env, encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) {
     out(`   failed: ${(r.stderr || '').trim().split('\n').slice(-1)[0] ?? ''}\n`);
     return;
