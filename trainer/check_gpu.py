@@ -44,7 +44,11 @@ WORDS = (
 
 def build_tokenizer(texts, vocab_size, folder):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+
+    try:
+        from transformers import PreTrainedTokenizerFast
+    except ImportError:  # transformers 5 names the tokenizers-backed class TokenizersBackend
+        from transformers import TokenizersBackend as PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
