@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -117,6 +117,17 @@ describe('sft-studio tune --backend local --model builtin:tiny', () => {
     assert.equal(summary.bestEvalLoss, Math.min(...evals));
     assert.ok(existsSync(path.join(dir, 'adapter', 'best', 'model.pt')));
     assert.ok(existsSync(path.join(dir, 'adapter', 'last', 'model.pt')));
+  });
+
+  test('without --runs-dir the run goes to .sft-studio/runs of the current folder, with absolute paths inside', async () => {
+    const cwd = mkdtempSync(path.join(tmp, 'cwd-'));
+    cpSync(TRAIN, path.join(cwd, 'train.jsonl'));
+    const r = await cli(['tune', 'train.jsonl', '--model', 'builtin:tiny', '--max-steps', '2', '--python', PYTHON], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    const [id] = readdirSync(path.join(cwd, '.sft-studio', 'runs'));
+    const dir = path.join(cwd, '.sft-studio', 'runs', id!);
+    assert.equal(JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')).status, 'completed');
+    assert.equal(JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')).dataset.train.path, path.join(cwd, 'train.jsonl'));
   });
 
   test('score mode gives every line its loss and IFD with the untrained model', async () => {

@@ -77,8 +77,11 @@ function readDataset(file: string, pinned: FormatId | undefined, label: string):
 
 /** Creates `<runsDir>/<id>/` with the normalized data, config.json and run.json. */
 export function prepareRun(req: RunRequest, now: Date = new Date()): PreparedRun {
-  const train = readDataset(req.trainFile, req.pinnedFormat, 'training');
-  const validation = req.validationFile !== undefined ? readDataset(req.validationFile, req.pinnedFormat, 'validation') : undefined;
+  // Every path the run keeps is absolute: the trainer runs in the run folder, and a run is
+  // reopened from anywhere.
+  const train = readDataset(path.resolve(req.trainFile), req.pinnedFormat, 'training');
+  const validation = req.validationFile !== undefined ? readDataset(path.resolve(req.validationFile), req.pinnedFormat, 'validation') : undefined;
+  const runsDir = path.resolve(req.runsDir);
   const config: RunConfig = {
     ...req.config,
     train_file: 'data/train.jsonl',
@@ -89,8 +92,8 @@ export function prepareRun(req: RunRequest, now: Date = new Date()): PreparedRun
   if (problems.length > 0) throw new RunSetupError(`the run config is not valid: ${problems.join('; ')}`);
   const base = runId(now, req.config.model);
   let id = base;
-  for (let n = 2; existsSync(path.join(req.runsDir, id)); n++) id = `${base}-${n}`;
-  const dir = path.join(req.runsDir, id);
+  for (let n = 2; existsSync(path.join(runsDir, id)); n++) id = `${base}-${n}`;
+  const dir = path.join(runsDir, id);
   mkdirSync(path.join(dir, 'data'), { recursive: true });
   writeFileSync(path.join(dir, 'data', 'train.jsonl'), train.lines.join('\n') + '\n');
   if (validation !== undefined) writeFileSync(path.join(dir, 'data', 'validation.jsonl'), validation.lines.join('\n') + '\n');
