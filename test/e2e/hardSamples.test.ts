@@ -138,6 +138,18 @@ describe('hard samples in VS Code', () => {
     assert.deepEqual(listed, multi.turns.map((t) => [t.turn + 1, formatLoss(t.loss)]));
   });
 
+  step('after a change on disk (reverted into the editor), unchanged samples keep their marks on their new lines', async () => {
+    await focusEditor(vs.page);
+    // A sample edited, and a new one added on top, by another program.
+    const changedLine = ranking.samples[0]!.line;
+    const lines = [...DATASET];
+    lines[changedLine - 1] = sample([['user', 'Count to three.'], ['model', 'One, two, three, four.']]);
+    writeFileSync(join(workspace, 'data', 'train.jsonl'), [sample([['user', 'New?'], ['model', 'Yes.']]), ...lines].join('\n') + '\n');
+    await runCommand(vs.page, 'File: Revert File');
+    const problems = await waitForProblems(vs.page, (ps) => hard(ps).length === DATASET.length - 1);
+    assert.deepEqual(rows(problems), expectRows(ranking.samples.filter((s) => s.line !== changedLine), (l) => l + 1));
+  });
+
   step('"Clear Hard Sample Marks" removes every mark', async () => {
     await runCommand(vs.page, 'SFT Studio: Clear Hard Sample Marks');
     await waitForProblems(vs.page, (ps) => hard(ps).length === 0);
