@@ -29,7 +29,8 @@ export interface ShowOptions {
   readonly file?: DatasetFile;
   /**
    * The samples the run saw, by 1-based line (`trainingKey` of each; `readRunSampleKeys` reads
-   * them from a run folder). A line whose sample differs now is not marked.
+   * them from a run folder). A sample no longer on its line is looked for on the others (lines
+   * added or removed since the run); one that is nowhere, because it changed, is not marked.
    */
   readonly expected?: ReadonlyMap<number, string>;
 }
@@ -40,7 +41,7 @@ export interface ShowResult {
   readonly hard: number;
   /** Hard samples marked in the document. */
   readonly marked: number;
-  /** 1-based lines of scored samples that are no longer what the run saw (not marked). */
+  /** 1-based lines (in the run) of scored samples that the document no longer holds (not marked). */
   readonly changed: readonly number[];
 }
 
@@ -120,14 +121,40 @@ export class HardSampleMarks implements vscode.Disposable {
     const top = topPercent(doc.uri);
     const changed: number[] = [];
     const entries: { line: number; data: RankedSample }[] = [];
+    const moved: RankedSample[] = [];
+    const expected = options.expected;
     for (const s of ranking.samples) {
       const line = s.line - 1;
-      const expected = options.expected?.get(s.line);
-      if (line >= doc.lineCount || (options.expected !== undefined && (expected === undefined || trainingKey(doc.lineAt(line).text) !== expected))) {
-        changed.push(s.line);
-        continue;
+      if (expected === undefined) {
+        if (line < doc.lineCount) entries.push({ line, data: s });
+        else changed.push(s.line);
+      } else if (line < doc.lineCount && expected.get(s.line) !== undefined && trainingKey(doc.lineAt(line).text) === expected.get(s.line)) {
+        entries.push({ line, data: s });
+      } else {
+        moved.push(s);
       }
-      entries.push({ line, data: s });
+    }
+    if (moved.length > 0 && expected !== undefined) {
+      // Lines were added or removed since the run: find each sample the run saw where it is now.
+      const taken = new Set(entries.map((e) => e.line));
+      const where = new Map<string, number[]>();
+      for (let i = 0; i < doc.lineCount; i++) {
+        if (taken.has(i)) continue;
+        const key = trainingKey(doc.lineAt(i).text);
+        if (key !== undefined) where.set(key, [...(where.get(key) ?? []), i]);
+      }
+      for (const s of moved) {
+        const key = expected.get(s.line);
+        let best: number | undefined;
+        for (const i of (key !== undefined ? where.get(key) : undefined) ?? []) {
+          if (!taken.has(i) && (best === undefined || Math.abs(i - (s.line - 1)) < Math.abs(best - (s.line - 1)))) best = i;
+        }
+        if (best === undefined) changed.push(s.line);
+        else {
+          taken.add(best);
+          entries.push({ line: best, data: s });
+        }
+      }
     }
     const marks = new LineMarks(entries, lines(doc));
     marks.setFilter((s) => isHard(s, top));
@@ -272,7 +299,7 @@ export async function showRunHardSamples(marks: HardSampleMarks, runDir: string)
   }
   const changed = files.reduce((n, f) => n + f.result.changed.length, 0);
   if (changed > 0) {
-    void vscode.window.showInformationMessage(`${changed} sample${changed === 1 ? '' : 's'} scored in run ${record.id} changed since; their marks are not shown.`);
+    void vscode.window.showInformationMessage(`${changed} sample${changed === 1 ? '' : 's'} scored in run ${record.id} changed since; ${changed === 1 ? 'its mark is' : 'their marks are'} not shown.`);
   }
   return { runDir, files };
 }

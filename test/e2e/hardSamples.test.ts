@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { readRunEvents } from '../../src/backends/local/runner';
 import { formatLoss, hardSampleMessage, hardSamples, rankSampleLosses, type RankedSample, type SampleRanking } from '../../src/core/hardSamples';
 import {
-  Problem, VSCodeSession, findRepoRoot, focusEditor, goToPosition, hoverAt, parkMouse, pickQuickItem, runCommand, startVSCode, waitForProblems, withScreenshotOnFailure,
+  Problem, VSCodeSession, findRepoRoot, focusEditor, goToPosition, hoverAt, parkMouse, pickQuickItem, runCommand, startVSCode, waitForNotification, waitForProblems, withScreenshotOnFailure,
 } from './harness';
 
 const repo = findRepoRoot();
@@ -154,5 +154,14 @@ describe('hard samples in VS Code', () => {
     await runCommand(vs.page, 'SFT Studio: Clear Hard Sample Marks');
     await waitForProblems(vs.page, (ps) => hard(ps).length === 0);
     await vs.page.waitForFunction(() => document.querySelectorAll('.editor-group-container.active .monaco-editor .cgmr').length === 0);
+  });
+
+  step('shown again after the dataset changed, the run\'s samples are found on their new lines; the changed one is left out', async () => {
+    const changedLine = ranking.samples[0]!.line;
+    await runCommand(vs.page, 'SFT Studio: Show Hard Samples of a Run…');
+    await pickQuickItem(vs.page, /^builtin:tiny · /);
+    const problems = await waitForProblems(vs.page, (ps) => hard(ps).length === DATASET.length - 1);
+    assert.deepEqual(rows(problems), expectRows(ranking.samples.filter((s) => s.line !== changedLine), (l) => l + 1));
+    await waitForNotification(vs.page, /1 sample scored in run \d{8}-\d{6}-tiny changed since; its mark is not shown\./);
   });
 });
