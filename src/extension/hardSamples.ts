@@ -240,8 +240,13 @@ function readRecord(runDir: string): RunRecord {
   } catch (err) {
     throw new Error(`${runDir} is not a run folder: cannot read run.json (${(err as Error).message})`);
   }
-  const record = JSON.parse(text) as RunRecord;
-  if (typeof record?.dataset?.train?.path !== 'string') throw new Error(`${file} names no dataset file`);
+  let record: RunRecord | null;
+  try {
+    record = JSON.parse(text) as RunRecord | null;
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON (${(err as Error).message})`);
+  }
+  if (record === null || typeof record !== 'object' || typeof record.dataset?.train?.path !== 'string') throw new Error(`${file} names no dataset file`);
   return record;
 }
 

@@ -85,6 +85,7 @@ describe('hard samples in VS Code', () => {
     // A gutter mark and a tint per marked line (the whole dataset fits on the screen).
     await focusEditor(vs.page);
     await vs.page.waitForFunction((n) => document.querySelectorAll('.editor-group-container.active .monaco-editor .cgmr').length === n, top.length);
+    await vs.screenshot('hard-samples-marked');
   });
 
   step('the hover of a hard sample gives the loss of each turn, worst first, and the run', async () => {
@@ -136,6 +137,20 @@ describe('hard samples in VS Code', () => {
     const turns = await hoverAt(vs.page, MULTI_TURN_LINE, 3, { contains: 'Loss per turn' });
     const listed = [...turns.matchAll(/turn (\d), model “[^”]*”: loss ([\d.]+)/g)].map((m) => [Number(m[1]), m[2]]);
     assert.deepEqual(listed, multi.turns.map((t) => [t.turn + 1, formatLoss(t.loss)]));
+  });
+
+  step('in a high-contrast theme the marked lines get an outline instead of a tint', async () => {
+    writeFileSync(join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'sftStudio.hardSamples.topPercent': 100, 'workbench.colorTheme': 'Default High Contrast' }));
+    await vs.page.waitForFunction(() => document.querySelector('.monaco-workbench.hc-black') !== null);
+    await focusEditor(vs.page);
+    await goToPosition(vs.page, 1, 1); // the whole dataset on the screen
+    await vs.page.waitForFunction((n) => document.querySelectorAll('.editor-group-container.active .monaco-editor .cgmr').length === n, DATASET.length);
+    const outlined = await vs.page.locator('.editor-group-container.active .monaco-editor .view-overlays div').evaluateAll((els) => els.filter((e) => {
+      const style = getComputedStyle(e);
+      return style.outlineStyle === 'dotted' && style.outlineColor !== 'rgba(0, 0, 0, 0)' && style.backgroundColor === 'rgba(0, 0, 0, 0)';
+    }).length);
+    assert.equal(outlined, DATASET.length);
+    await vs.screenshot('hard-samples-high-contrast');
   });
 
   step('after a change on disk (reverted into the editor), unchanged samples keep their marks on their new lines', async () => {
