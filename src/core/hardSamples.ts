@@ -128,6 +128,8 @@ export function fingerprint(text: string): Fingerprint {
   return { length: text.length, hash: createHash('sha1').update(text, 'utf8').digest('base64') };
 }
 
+const textKey = (fp: Fingerprint): string => `${fp.length}:${fp.hash}`;
+
 export function sameFingerprint(a: Fingerprint, b: Fingerprint): boolean {
   return a.length === b.length && a.hash === b.hash;
 }
@@ -155,6 +157,8 @@ interface Origin<T> {
   readonly fingerprint: Fingerprint;
   /** 0-based line when it was marked, to choose among identical lines. */
   readonly line: number;
+  /** 0-based line it is shown on now, or -1 while its text is nowhere. */
+  at: number;
 }
 
 function countNewlines(text: string): number {
@@ -168,34 +172,51 @@ function countNewlines(text: string): number {
  * time; `applyChanges` moves marks below an edit, and re-checks the lines an edit touched: a mark
  * stays only on a line with its text, so an edit inside the line drops it, and an undo that
  * restores the text brings it back. `relocate` finds every mark's text in the document afresh
- * (a reopened document, another filter).
+ * (a reopened document). An edit inside a line costs the lines it touched; one that adds or
+ * removes lines, one pass over the marks.
  */
 export class LineMarks<T> {
-  private readonly origins: Origin<T>[];
-  /** Live marks by 0-based line. */
-  private live = new Map<number, Origin<T>>();
+  private readonly origins: Origin<T>[] = [];
+  /** The marks on a line now, sorted by line (`at`): shifting lines is one pass over numbers. */
+  private live: Origin<T>[] = [];
   private keep: (data: T) => boolean = () => true;
+  /** The lengths of the marked lines: a line of another length is not hashed. */
+  private readonly lengths = new Set<number>();
+  /** The marks by their text's fingerprint. */
+  private readonly byText = new Map<string, Origin<T>[]>();
+  private shown: Mark<T>[] | undefined;
 
   /** Marks `entries` (0-based lines) on the document's current text; lines out of range are ignored. */
   constructor(entries: readonly Mark<T>[], doc: LineSource) {
-    this.origins = [];
+    const taken = new Set<number>();
     for (const e of entries) {
-      if (!Number.isInteger(e.line) || e.line < 0 || e.line >= doc.lineCount || this.live.has(e.line)) continue;
-      const origin: Origin<T> = { data: e.data, fingerprint: fingerprint(doc.lineAt(e.line)), line: e.line };
+      if (!Number.isInteger(e.line) || e.line < 0 || e.line >= doc.lineCount || taken.has(e.line)) continue;
+      taken.add(e.line);
+      const origin: Origin<T> = { data: e.data, fingerprint: fingerprint(doc.lineAt(e.line)), line: e.line, at: e.line };
       this.origins.push(origin);
-      this.live.set(e.line, origin);
+      this.lengths.add(origin.fingerprint.length);
+      const key = textKey(origin.fingerprint);
+      const same = this.byText.get(key);
+      if (same === undefined) this.byText.set(key, [origin]);
+      else same.push(origin);
     }
+    this.live = [...this.origins].sort((x, y) => x.at - y.at);
   }
 
   /** The marks shown now, by line. */
   marks(): Mark<T>[] {
-    return [...this.live].filter(([, o]) => this.keep(o.data)).map(([line, o]) => ({ line, data: o.data })).sort((a, b) => a.line - b.line);
+    if (this.shown === undefined) {
+      const shown: Mark<T>[] = [];
+      for (const o of this.live) if (this.keep(o.data)) shown.push({ line: o.at, data: o.data });
+      this.shown = shown;
+    }
+    return [...this.shown];
   }
 
   /** The mark on a 0-based line, if one is shown there. */
   at(line: number): T | undefined {
-    const o = this.live.get(line);
-    return o !== undefined && this.keep(o.data) ? o.data : undefined;
+    const o = this.live[this.indexOf(line)];
+    return o !== undefined && o.at === line && this.keep(o.data) ? o.data : undefined;
   }
 
   /** How many samples were marked in all (whatever the filter and the edits since). */
@@ -206,6 +227,7 @@ export class LineMarks<T> {
   /** Shows only the marks whose data passes `keep` (e.g. the top N % setting changed). */
   setFilter(keep: (data: T) => boolean): void {
     this.keep = keep;
+    this.shown = undefined;
   }
 
   /**
@@ -214,8 +236,10 @@ export class LineMarks<T> {
    * whether any mark moved, went or came back.
    */
   applyChanges(changes: readonly TextChange[], doc: LineSource): boolean {
-    if (changes.length === 0) return false;
-    let marks = [...this.live].map(([line, origin]) => ({ line, origin, touched: false }));
+    /** Whether marks moved (lines added or removed above them, or the marked line itself). */
+    let shifted = false;
+    /** Marks taken off lines by edits that kept the line count (typing): by origin, their line. */
+    const removed = new Map<Origin<T>, number>();
     /** Spans [from, to] of lines (after the changes so far) that an edit rewrote. */
     let spans: [number, number][] = [];
     for (const c of changes) {
@@ -223,78 +247,102 @@ export class LineMarks<T> {
       const end = c.range.end.line;
       const added = countNewlines(c.text);
       const delta = added - (end - start);
-      const shift = (line: number) => (line > end ? line + delta : line);
-      for (const m of marks) {
-        if (m.line > end) m.line += delta;
-        else if (m.line >= start) m.touched = true;
+      const i0 = this.indexOf(start);
+      const i1 = this.indexOf(end + 1);
+      for (const o of this.live.splice(i0, i1 - i0)) {
+        if (delta === 0) removed.set(o, o.at);
+        else shifted = true;
+        o.at = -1;
       }
-      marks = marks.filter((m) => !m.touched);
+      if (delta !== 0) {
+        for (let j = i0; j < this.live.length; j++) (this.live[j] as Origin<T>).at += delta;
+        if (i0 < this.live.length) shifted = true;
+      }
+      const shift = (line: number) => (line > end ? line + delta : line);
       spans = spans.map(([a, b]): [number, number] => (b < start ? [a, b] : a > end ? [a + delta, b + delta] : [Math.min(a, start), Math.max(shift(b), start + added)]));
       spans.push([start, start + added]);
     }
-    const before = this.live;
-    this.live = new Map(marks.map((m) => [m.line, m.origin]));
     // The rewritten lines: a mark stays (or comes back) where a line still has its text.
-    const hashes = new Map<number, Fingerprint>();
-    const lengths = new Set(this.origins.map((o) => o.fingerprint.length));
-    const placed = new Set(this.live.values());
+    const revived: Origin<T>[] = [];
     for (const [from, to] of spans) {
       for (let line = Math.max(0, from); line <= Math.min(to, doc.lineCount - 1); line++) {
-        if (this.live.has(line)) continue;
+        const i = this.indexOf(line);
+        if (this.live[i]?.at === line) continue;
         const text = doc.lineAt(line);
-        if (!lengths.has(text.length)) continue;
-        let fp = hashes.get(line);
-        if (fp === undefined) hashes.set(line, (fp = fingerprint(text)));
-        const found = this.closestUnplaced(fp, line, placed);
-        if (found !== undefined) {
-          this.live.set(line, found);
-          placed.add(found);
-        }
+        if (!this.lengths.has(text.length)) continue;
+        const found = this.closestUnplaced(fingerprint(text), line);
+        if (found === undefined) continue;
+        found.at = line;
+        this.live.splice(i, 0, found);
+        revived.push(found);
       }
     }
-    if (before.size !== this.live.size) return true;
-    for (const [line, o] of this.live) if (before.get(line) !== o) return true;
-    return false;
+    if (!shifted) {
+      // Only lines' texts changed: a mark that left its line and came back to it has not changed.
+      const back = revived.filter((o) => removed.get(o) === o.at);
+      if (back.length === removed.size && back.length === revived.length) return false;
+    }
+    this.shown = undefined;
+    return true;
   }
 
   /** Finds every mark's text in the document again (after a reopen, or a change on disk). */
   relocate(doc: LineSource): void {
-    this.live = new Map();
-    const lengths = new Set(this.origins.map((o) => o.fingerprint.length));
+    this.shown = undefined;
+    const byLine = new Map<number, Origin<T>>();
+    for (const o of this.origins) o.at = -1;
     // First the lines where the marks were (the usual case: nothing moved), then the rest.
-    const placed = new Set<Origin<T>>();
+    let left = this.origins.length;
     for (const o of this.origins) {
-      if (o.line < doc.lineCount && !this.live.has(o.line) && sameFingerprint(fingerprint(doc.lineAt(o.line)), o.fingerprint)) {
-        this.live.set(o.line, o);
-        placed.add(o);
+      if (o.line < doc.lineCount && !byLine.has(o.line) && sameFingerprint(fingerprint(doc.lineAt(o.line)), o.fingerprint)) {
+        byLine.set(o.line, o);
+        o.at = o.line;
+        left--;
       }
     }
-    if (placed.size === this.origins.length) return;
-    const key = (fp: Fingerprint) => `${fp.length}:${fp.hash}`;
-    const lines = new Map<string, number[]>();
-    for (let line = 0; line < doc.lineCount; line++) {
-      if (this.live.has(line)) continue;
-      const text = doc.lineAt(line);
-      if (!lengths.has(text.length)) continue;
-      const k = key(fingerprint(text));
-      const list = lines.get(k);
-      if (list === undefined) lines.set(k, [line]);
-      else list.push(line);
-    }
-    for (const o of this.origins) {
-      if (placed.has(o)) continue;
-      let best: number | undefined;
-      for (const line of lines.get(key(o.fingerprint)) ?? []) {
-        if (!this.live.has(line) && (best === undefined || Math.abs(line - o.line) < Math.abs(best - o.line))) best = line;
+    if (left > 0) {
+      const lines = new Map<string, number[]>();
+      for (let line = 0; line < doc.lineCount; line++) {
+        if (byLine.has(line)) continue;
+        const text = doc.lineAt(line);
+        if (!this.lengths.has(text.length)) continue;
+        const k = textKey(fingerprint(text));
+        if (!this.byText.has(k)) continue;
+        const list = lines.get(k);
+        if (list === undefined) lines.set(k, [line]);
+        else list.push(line);
       }
-      if (best !== undefined) this.live.set(best, o);
+      for (const o of this.origins) {
+        if (o.at !== -1) continue;
+        let best: number | undefined;
+        for (const line of lines.get(textKey(o.fingerprint)) ?? []) {
+          if (!byLine.has(line) && (best === undefined || Math.abs(line - o.line) < Math.abs(best - o.line))) best = line;
+        }
+        if (best !== undefined) {
+          byLine.set(best, o);
+          o.at = best;
+        }
+      }
     }
+    this.live = [...byLine.values()].sort((x, y) => x.at - y.at);
   }
 
-  private closestUnplaced(fp: Fingerprint, line: number, placed: ReadonlySet<Origin<T>>): Origin<T> | undefined {
+  /** Where a mark on `line` is, or would go, in `live`. */
+  private indexOf(line: number): number {
+    let lo = 0;
+    let hi = this.live.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.live[mid] as Origin<T>).at < line) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private closestUnplaced(fp: Fingerprint, line: number): Origin<T> | undefined {
     let best: Origin<T> | undefined;
-    for (const o of this.origins) {
-      if (placed.has(o) || !sameFingerprint(o.fingerprint, fp)) continue;
+    for (const o of this.byText.get(textKey(fp)) ?? []) {
+      if (o.at !== -1) continue;
       if (best === undefined || Math.abs(o.line - line) < Math.abs(best.line - line)) best = o;
     }
     return best;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import {
   LineMarks, escapeMarkdown, fingerprint, firstWords, formatLoss, hardSampleHover, hardSampleMessage, hardSamples, isHard, percentileBand, rankSampleLosses,
   runSampleKey, sampleTurns, topPercentOf, trainingKey, type LineSource, type TextChange,
@@ -193,6 +194,39 @@ describe('LineMarks', () => {
     assert.equal(m.at(0), undefined);
     m.setFilter(() => true);
     assert.deepEqual(m.marks().map((x) => x.line), [0, 4]);
+  });
+
+  test('property: through any edits, every mark sits on a line with its text, and the drawn list matches a fresh one', () => {
+    const text = fc.stringMatching(/^[ab]{1,3}$/);
+    const edit = fc.oneof(
+      fc.record({ kind: fc.constant('type' as const), line: fc.nat(), col: fc.nat(3), ch: fc.constantFrom('a', 'b', '') }),
+      fc.record({ kind: fc.constant('insert' as const), line: fc.nat(), text }),
+      fc.record({ kind: fc.constant('delete' as const), line: fc.nat() }),
+    );
+    fc.assert(fc.property(fc.array(text, { minLength: 2, maxLength: 12 }), fc.array(fc.nat(), { maxLength: 6 }), fc.array(edit, { maxLength: 15 }), (lines, marked, edits) => {
+      const doc = new Doc(lines.join('\n'));
+      const entries = marked.map((n) => ({ line: n % lines.length, data: lines[n % lines.length]! }));
+      const drawn = new LineMarks(entries, doc);
+      const fresh = new LineMarks(entries, new Doc(lines.join('\n')));
+      const check = () => {
+        for (const m of drawn.marks()) assert.equal(doc.lineAt(m.line), m.data);
+      };
+      drawn.marks();
+      for (const e of edits) {
+        const line = e.line % doc.lineCount;
+        let change: TextChange;
+        if (e.kind === 'type') {
+          const col = Math.min(e.col, doc.lineAt(line).length);
+          change = at(line, col, line, Math.min(col + (e.ch === '' ? 1 : 0), doc.lineAt(line).length), e.ch);
+        } else if (e.kind === 'insert') change = at(line, 0, line, 0, `${e.text}\n`);
+        else change = doc.lineCount > 1 ? (line + 1 < doc.lineCount ? at(line, 0, line + 1, 0, '') : at(line - 1, doc.lineAt(line - 1).length, line, doc.lineAt(line).length, '')) : at(0, 0, 0, 0, '');
+        doc.edit(change);
+        drawn.applyChanges([change], doc);
+        fresh.applyChanges([change], doc);
+        check();
+      }
+      assert.deepEqual(drawn.marks(), fresh.marks());
+    }), { numRuns: 300 });
   });
 
   test('fingerprint: equal for equal text, different for any change', () => {
