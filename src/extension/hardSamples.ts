@@ -6,6 +6,7 @@
  * does the bookkeeping). Commands: "Show Hard Samples of a Run…" (a run folder as argument, or a
  * quick pick of the workspace's runs) and "Clear Hard Sample Marks".
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -141,7 +142,10 @@ export class HardSampleMarks implements vscode.Disposable {
       for (let i = 0; i < doc.lineCount; i++) {
         if (taken.has(i)) continue;
         const key = trainingKey(doc.lineAt(i).text);
-        if (key !== undefined) where.set(key, [...(where.get(key) ?? []), i]);
+        if (key === undefined) continue;
+        const list = where.get(key);
+        if (list === undefined) where.set(key, [i]);
+        else list.push(i);
       }
       for (const s of moved) {
         const key = expected.get(s.line);
@@ -289,7 +293,10 @@ export async function showRunHardSamples(marks: HardSampleMarks, runDir: string)
     const p = datasetPath(runDir, ds.path);
     if (!existsSync(p)) throw new Error(`the ${file === 'train' ? 'training' : 'validation'} file of run ${record.id} is gone: ${p}`);
     const uri = vscode.Uri.file(p);
-    const expected = readRunSampleKeys(runDir, file);
+    // Unchanged since the run (same bytes): every line holds the sample the run scored on it.
+    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    const same = open?.isDirty !== true && createHash('sha256').update(readFileSync(p)).digest('hex') === ds.sha256;
+    const expected = same ? undefined : readRunSampleKeys(runDir, file);
     files.push({ file, uri, result: await marks.show(uri, events, label, { file, ...(expected !== undefined ? { expected } : {}) }) });
   }
   const main = files.find((f) => f.file === 'train') ?? files[0];
