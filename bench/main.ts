@@ -21,6 +21,7 @@ import { DatasetDocument } from '../src/core/document';
 import { DEFAULT_OPTIONS } from '../src/core/options';
 import { runDedupeBench } from './dedupe';
 import { rng, writeDataset } from './generate';
+import { runHardSamplesBench } from './hardSamples';
 
 const LINES = Number(process.env.BENCH_LINES ?? 100_000);
 const ROOT = path.resolve(__dirname, '..');
@@ -153,6 +154,7 @@ async function main(): Promise<void> {
   process.stdout.write(`   baseline: file size                         ${mb(size)}\n`);
   process.stdout.write(`   text + per-line analyses after a full lint  ${mb(held)}  (${(held / size).toFixed(2)}× the file; target < 3×)\n\n`);
 
+  if (process.env.BENCH_SKIP_HARD !== '1') runHardSamplesBench(fullText, REPEAT);
   if (process.env.BENCH_SKIP_DEDUPE !== '1') await runDedupeBench(FILE);
 }
 

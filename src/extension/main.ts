@@ -10,11 +10,14 @@ import { FORMATS, FORMAT_IDS, FormatId } from '../core/formats';
 import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, REMOVE_BOM_COMMAND, ServerInitializationOptions, USE_LF_COMMAND } from '../shared/protocol';
 import { DatasetStatusBar } from './statusBar';
 import { registerTuning } from './tuning';
+import { HardSampleMarks, registerHardSampleCommands } from './hardSamples';
 
 /** Owns every disposable of the extension, so deactivation leaves nothing behind. */
 class Context implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   client: LanguageClient | undefined;
+  /** Hard samples marked in the editor (src/extension/hardSamples.ts). */
+  hardSamples: HardSampleMarks | undefined;
 
   constructor(readonly extension: vscode.ExtensionContext) {}
 
@@ -162,6 +165,10 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
     await c.client?.restart();
   }));
   registerTuning(c, extension);
+  // Hard samples inline: marks, diagnostics and hovers from a run's sample losses.
+  c.hardSamples = c.push(new HardSampleMarks(extension.extensionUri, vscode.Uri.joinPath(extension.extensionUri, 'docs', 'rules.md')));
+  for (const d of registerHardSampleCommands(c.hardSamples)) c.push(d);
+
   c.client = await startClient(c, status);
 }
 

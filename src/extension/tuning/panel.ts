@@ -15,6 +15,7 @@ import { datasetState, listRuns, readRun, readRunEvents } from '../../core/runSt
 import type { RunConfig, SampleLossEvent, TrainerEvent } from '../../core/runs';
 import { normalizeDataset } from '../../core/trainingData';
 import { FromPanel, messageProblem, PANEL_VIEW_TYPE, PanelState, type FormValues, type HardSampleRow, type RunRow, type ToPanel } from '../../shared/panelProtocol';
+import { SHOW_HARD_SAMPLES_COMMAND } from '../hardSamples';
 import { preflightOf } from './preflight';
 import { resolveInterpreter } from './interpreter';
 import type { RunManager } from './runManager';
@@ -352,9 +353,8 @@ export class TuningPanel implements vscode.Disposable {
     const text = (await vscode.workspace.openTextDocument(vscode.Uri.file(file)).then((d) => d.getText(), () => undefined));
     const items = hardSampleRows(events, file, text);
     this.post({ type: 'hardSamples', runId, items });
-    if (items.length > 0 && (await vscode.commands.getCommands(true)).includes('sftStudio.showHardSamples')) {
-      await vscode.commands.executeCommand('sftStudio.showHardSamples', dir);
-    }
+    // The same samples marked in the editor (gutter, tint, diagnostics, hover), without moving it.
+    if (items.length > 0) await vscode.commands.executeCommand(SHOW_HARD_SAMPLES_COMMAND, dir, { reveal: false });
   }
 
   /** Shows a kept run (its curves and hard samples), following it live when it still runs. */
