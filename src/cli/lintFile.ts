@@ -8,13 +8,18 @@ import { closeSync, createReadStream, openSync, promises as fs, readSync } from 
 import { isUtf8 } from 'node:buffer';
 import { LineAnalysis, analyzeLine } from '../core/analyze';
 import {
-  Diagnostic, FileContext, FileStats, LintSummary, blankLineDiagnostic, bomDiagnostic, contextDiagnostics, duplicateDiagnostic, spansFromText, crlfDiagnostic, summarize, toDiagnostic,
+  Diagnostic, FileContext, FileStats, LintSummary, TargetTokens, blankLineDiagnostic, bomDiagnostic, contextDiagnostics, duplicateDiagnostic, spansFromText, crlfDiagnostic, summarize, toDiagnostic,
 } from '../core/document';
 import type { LintOptions } from '../core/options';
 import { Cluster, DedupeText, DuplicateIndex, dedupeText, dedupeTextOfLine } from '../core/dedupe';
 import { FORMATS, FORMAT_ORDER, FormatId } from '../core/formats';
 import { PartnerIndex, leakageDiagnostic } from '../core/leakage';
 import { Locator, Span } from '../core/locate';
+import type { Turn } from '../core/formats';
+import { TokenizerId, targetDatasetDiagnostics } from '../core/targets';
+
+/** Exact token count of a sample (its turns' texts) with a tokenizer; undefined where none is available. */
+export type ExactCounter = (tokenizer: Exclude<TokenizerId, 'estimate'>, texts: readonly string[]) => number | undefined;
 
 export interface FileLintResult {
   readonly file: string;
@@ -44,7 +49,7 @@ const KIND_BLANK = 0, KIND_INVALID = 1, KIND_SAMPLE = 2;
 
 /** What the file's counts learn from a line too large to read. */
 const OVERSIZE: LineAnalysis = {
-  kind: 'invalid', ownFormat: undefined, checkedAs: undefined, diagnostics: [], system: undefined, markerKey: undefined, turns: 0, chars: 0, tokens: 0,
+  kind: 'invalid', ownFormat: undefined, checkedAs: undefined, diagnostics: [], system: undefined, markerKey: undefined, turns: 0, chars: 0, tokens: 0, bytes: 0,
 };
 const NO_FORMAT = 255;
 
@@ -56,8 +61,10 @@ async function readLineAt(handle: fs.FileHandle, offset: number, length: number)
   return text;
 }
 
-export async function lintFile(file: string, options: LintOptions, partner?: PartnerIndex): Promise<FileLintResult> {
+export async function lintFile(file: string, options: LintOptions, partner?: PartnerIndex, countExact?: ExactCounter): Promise<FileLintResult> {
   const stats = new FileStats();
+  const tokens = new TargetTokens(options.targets, 1024);
+  const tokenizers = [...new Set(options.targets.map((t) => t.tokenizer))].filter((t): t is Exclude<TokenizerId, 'estimate'> => t !== 'estimate');
   const firstWithSystem = new Map<number, number>();
   const kinds = new Column(new Uint8Array(1024), (n) => new Uint8Array(n));
   const formats = new Column(new Uint8Array(1024), (n) => new Uint8Array(n));
@@ -120,7 +127,29 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
       if (d) lineDiagnostics.push(d);
     }
     let sample: DedupeText | undefined;
-    const a = analyzeLine(text, options, undefined, options.duplicates ? (turns) => (sample = dedupeText(turns, options.dedupe.turns)) : undefined);
+    let turns: readonly Turn[] | undefined;
+    const a = analyzeLine(text, options, undefined, options.duplicates || tokenizers.length > 0 ? (t) => {
+      turns = t;
+      if (options.duplicates) sample = dedupeText(t, options.dedupe.turns);
+    } : undefined);
+    if (a.kind === 'sample') {
+      const exact = new Map<TokenizerId, number>();
+      const texts = turns?.map((t) => t.text);
+      if (countExact !== undefined && texts !== undefined) {
+        for (const tk of tokenizers) {
+          const n = countExact(tk, texts);
+          if (n !== undefined) exact.set(tk, n);
+        }
+      }
+      const long = tokens.add(a.tokens, (tk) => exact.get(tk));
+      if (long.length > 0) {
+        const span = markerSpan(text.replace(/^\uFEFF/, ' '), false, a.ownFormat);
+        for (const d of long) {
+          const diag = toDiagnostic(line, { ...span, code: 'too-long', message: d.message, target: d.target }, options);
+          if (diag) lineDiagnostics.push(diag);
+        }
+      }
+    }
     stats.add(a);
     if (sample !== undefined) dup.set(line, sample);
     kinds.push(a.kind === 'blank' ? KIND_BLANK : a.kind === 'invalid' ? KIND_INVALID : KIND_SAMPLE);
@@ -219,6 +248,13 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
         if (d !== undefined) add(i, d.diagnostic, d.related);
       }
     }
+    if (options.targets.length > 0 && lineNo > 0) {
+      const first = lineAt(0, MARKER_WINDOW);
+      const fmt0 = formats.get(0);
+      const span = kinds.get(0) === KIND_SAMPLE ? markerSpan(first, lengths.get(0) > MARKER_WINDOW, fmt0 === NO_FORMAT ? undefined : FORMAT_ORDER[fmt0]) : { start: 0, end: Math.min(1, first.length) };
+      const facts = { samples: stats.samples, bytes: Math.max(0, position - 1), format: ctx.format, formatLabel: ctx.format !== undefined ? FORMATS[ctx.format].label : 'unknown format', split: options.split };
+      for (const d of targetDatasetDiagnostics(facts, options.targets, span)) add(0, d);
+    }
     if (firstCrlf >= 0) {
       const skip = firstCrlf === 0 && bom ? 3 : 0;
       const len = await lineLength(handle, offsets.get(firstCrlf) + skip, lengths.get(firstCrlf) - 1 - skip);
@@ -229,7 +265,7 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
     closeSync(fd);
   }
   out.sort((x, y) => x.line - y.line || x.column - y.column);
-  return { file, diagnostics: out, summary: summarize(ctx, stats.samples, out), context: ctx };
+  return { file, diagnostics: out, summary: summarize(ctx, stats.samples, out, tokens), context: ctx };
 }
 
 /** Length in UTF-16 units of a line known by its byte range (for ranges at a line's end). */

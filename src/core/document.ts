@@ -11,6 +11,7 @@ import { PartnerIndex, leakageDiagnostic } from './leakage';
 import { Locator, Span } from './locate';
 import { LintOptions, effectiveSeverity } from './options';
 import { RULE_IDS, RuleId, Severity } from './rules';
+import { ResolvedTarget, TargetSummary, TokenDistribution, TokenizerId, costOf, distribution, targetDatasetDiagnostics, tooLongMessage } from './targets';
 
 export interface RelatedLine {
   /** 0-based line in the same file unless `file` is given. */
@@ -29,6 +30,8 @@ export interface Diagnostic {
   readonly code: RuleId;
   readonly message: string;
   readonly related?: readonly RelatedLine[];
+  /** The target ("provider:model") this diagnostic is for; none for the format rules. */
+  readonly target?: string;
 }
 
 export type FormatSource = 'pinned' | 'detected' | 'none';
@@ -51,6 +54,10 @@ export interface LintSummary {
   readonly errors: number;
   readonly warnings: number;
   readonly infos: number;
+  /** Per target: tokens, trained tokens, cost, samples over the limit (empty when no target is chosen). */
+  readonly targets: readonly TargetSummary[];
+  /** Token lengths of the samples (the first target's counts, else estimates). */
+  readonly distribution: TokenDistribution | null;
 }
 
 /** Running counts over a file's lines; add and remove keep them exact under edits. */
@@ -59,6 +66,8 @@ export class FileStats {
   readonly systems = new Map<number, { count: number; preview: string }>();
   withSystem = 0;
   samples = 0;
+  /** UTF-8 bytes of the non-blank lines, without line breaks. */
+  bytes = 0;
 
   add(a: LineAnalysis): void {
     this.update(a, 1);
@@ -71,6 +80,7 @@ export class FileStats {
   private update(a: LineAnalysis, d: 1 | -1): void {
     if (a.kind === 'blank') return;
     this.samples += d;
+    this.bytes += d * a.bytes;
     if (a.ownFormat !== undefined) this.formatCounts.set(a.ownFormat, (this.formatCounts.get(a.ownFormat) ?? 0) + d);
     if (a.system !== undefined) {
       this.withSystem += d;
@@ -205,9 +215,10 @@ export function toDiagnostic(line: number, d: LineDiagnostic, options: LintOptio
 
 function withSeverity(line: number, d: LineDiagnostic, severity: Severity | undefined, related?: readonly RelatedLine[]): Diagnostic | undefined {
   if (severity === undefined) return undefined;
-  return related === undefined
-    ? { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message }
-    : { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message, related };
+  const out: { -readonly [K in keyof Diagnostic]: Diagnostic[K] } = { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message };
+  if (related !== undefined) out.related = related;
+  if (d.target !== undefined) out.target = d.target;
+  return out;
 }
 
 export function bomDiagnostic(): LineDiagnostic {
@@ -232,15 +243,82 @@ export function countSeverities(diagnostics: readonly Diagnostic[]): { errors: n
   return { errors, warnings, infos };
 }
 
-export function summarize(ctx: FileContext, samples: number, diagnostics: readonly Diagnostic[]): LintSummary {
+export function summarize(ctx: FileContext, samples: number, diagnostics: readonly Diagnostic[], tokens?: TargetTokens): LintSummary {
   return {
     format: ctx.format,
     formatLabel: ctx.format !== undefined ? FORMATS[ctx.format].label : 'unknown format',
     formatSource: ctx.source,
     samples,
     ...countSeverities(diagnostics),
+    targets: tokens?.summaries() ?? [],
+    distribution: tokens?.distribution() ?? null,
   };
 }
+
+/**
+ * Token counts of a file's samples per target, gathered as the lint passes each
+ * sample: the too-long diagnostics, the totals and the distribution. Shared by
+ * the editor and the CLI.
+ */
+export class TargetTokens {
+  private readonly totals: number[];
+  private readonly over: number[];
+  private readonly estimated: boolean[];
+  private lengths: Float64Array;
+  private count = 0;
+
+  constructor(readonly targets: readonly ResolvedTarget[], expected: number) {
+    this.totals = targets.map(() => 0);
+    this.over = targets.map(() => 0);
+    this.estimated = targets.map(() => false);
+    this.lengths = new Float64Array(Math.max(1, expected));
+  }
+
+  /**
+   * One sample: its estimate and, per tokenizer, its exact count when known.
+   * Returns the too-long diagnostics (without a span: the caller places them).
+   */
+  add(estimate: number, exact: (tokenizer: TokenizerId) => number | undefined): { message: string; target: string }[] {
+    let out: { message: string; target: string }[] | undefined;
+    let first = estimate;
+    this.targets.forEach((t, k) => {
+      const counted = t.tokenizer === 'estimate' ? undefined : exact(t.tokenizer);
+      const n = counted ?? estimate;
+      if (counted === undefined) this.estimated[k] = true;
+      if (k === 0) first = n;
+      this.totals[k] = (this.totals[k] as number) + n;
+      if (n > t.tokenLimit) {
+        this.over[k] = (this.over[k] as number) + 1;
+        (out ??= []).push({ target: t.id, message: tooLongMessage(n, counted !== undefined ? t.tokenizer : undefined, t) });
+      }
+    });
+    if (this.count === this.lengths.length) {
+      const grown = new Float64Array(this.lengths.length * 2);
+      grown.set(this.lengths);
+      this.lengths = grown;
+    }
+    this.lengths[this.count++] = first;
+    return out ?? NO_TOO_LONG;
+  }
+
+  summaries(): TargetSummary[] {
+    const dist = this.distribution();
+    return this.targets.map((t, k) => {
+      const tokens = this.totals[k] as number;
+      const trainedTokens = tokens * t.epochs;
+      return {
+        target: t.id, label: t.label, tokens, exact: !(this.estimated[k] as boolean), epochs: t.epochs, trainedTokens,
+        costUsd: costOf(trainedTokens, t), tokenLimit: t.tokenLimit, overLimit: this.over[k] as number, distribution: k === 0 ? dist : null,
+      };
+    });
+  }
+
+  distribution(): TokenDistribution | null {
+    return distribution(this.lengths.subarray(0, this.count)) ?? null;
+  }
+}
+
+const NO_TOO_LONG: { message: string; target: string }[] = [];
 
 export interface LintResult {
   readonly diagnostics: Diagnostic[];
@@ -287,6 +365,8 @@ export class DatasetDocument {
   private materialized = new WeakMap<LineAnalysis, { line: number; diagnostics: Diagnostic[] }>();
   /** A line's file-level diagnostics, reused while the line, its number and the file context stay. */
   private contextual = new WeakMap<LineAnalysis, { line: number; key: string; diagnostics: Diagnostic[] }>();
+  /** Exact token counts per tokenizer, by line id (an edited line gets a new id, so its count goes stale by itself). */
+  private readonly exact = new Map<TokenizerId, Map<number, number>>();
 
   constructor(text: string, private options: LintOptions, private bom = false) {
     if (text.charCodeAt(0) === 0xfeff) {
@@ -332,6 +412,34 @@ export class DatasetDocument {
 
   get partnerFile(): string | undefined {
     return this.partner?.file;
+  }
+
+  /** Record the exact token count of a sample (line id) with a tokenizer; false when the line is gone. */
+  setExactTokens(tokenizer: TokenizerId, id: number, tokens: number): boolean {
+    if (!this.lineOfIdStale && !this.lineOfId.has(id)) return false;
+    let m = this.exact.get(tokenizer);
+    if (m === undefined) this.exact.set(tokenizer, (m = new Map()));
+    m.set(id, tokens);
+    return true;
+  }
+
+  exactTokens(tokenizer: TokenizerId, line: number): number | undefined {
+    const id = this.ids[line];
+    return id !== undefined ? this.exact.get(tokenizer)?.get(id) : undefined;
+  }
+
+  /** Sample lines not yet counted with the tokenizers of the targets: what to send to a tokenizer. */
+  pendingExact(): { tokenizer: TokenizerId; id: number; line: number }[] {
+    const out: { tokenizer: TokenizerId; id: number; line: number }[] = [];
+    const tokenizers = [...new Set(this.options.targets.map((t) => t.tokenizer))].filter((t) => t !== 'estimate');
+    for (const tokenizer of tokenizers) {
+      const m = this.exact.get(tokenizer);
+      for (let i = 0; i < this.results.length; i++) {
+        const id = this.ids[i] as number;
+        if (this.results[i]?.kind === 'sample' && m?.has(id) !== true) out.push({ tokenizer, id, line: i });
+      }
+    }
+    return out;
   }
 
   idOfLine(line: number): number | undefined {
@@ -434,6 +542,7 @@ export class DatasetDocument {
       this.dup.delete(id);
       this.dupCache.delete(id);
       this.leakCache.delete(id);
+      for (const m of this.exact.values()) m.delete(id);
     }
     for (let i = 0; i < n; i++) if (this.results[i] === undefined) this.analyze(i);
     for (const id of this.dup.takeChanged()) {
@@ -477,6 +586,8 @@ export class DatasetDocument {
     const fileSystem = ctx.system?.hash;
     // Everything a file-level message depends on, including where the usual system instruction first appears.
     const ctxKey = `${ctx.format}|${ctx.formatReason}|${fileSystem}|${ctx.system?.count}|${ctx.system?.withSystem}|${fileSystem !== undefined ? this.firstLineWithSystem(fileSystem) : ''}`;
+    const tokens = new TargetTokens(options.targets, this.stats.samples);
+    const exact = this.exact;
     for (let i = 0; i < n; i++) {
       const r = results[i] as LineAnalysis;
       if (crlfPending && (this.lines[i] as string).endsWith('\r')) {
@@ -518,6 +629,9 @@ export class DatasetDocument {
         for (let k = 0; k < c.diagnostics.length; k++) out.push(c.diagnostics[k] as Diagnostic);
       }
       if (r.kind === 'sample') {
+        const id = this.ids[i] as number;
+        const long = tokens.add(r.tokens, (tk) => exact.get(tk)?.get(id));
+        for (const d of long) push(i, { ...this.cachedSpans(i, r).marker(), code: 'too-long', message: d.message, target: d.target });
         if (this.clustered.size > 0 && this.clustered.has(this.ids[i] as number)) {
           const dups = this.duplicateDiagnostics(i, r, severity, memberLines);
           for (let k = 0; k < dups.length; k++) out.push(dups[k] as Diagnostic);
@@ -528,7 +642,13 @@ export class DatasetDocument {
         }
       }
     }
-    return { diagnostics: out, summary: summarize(ctx, this.stats.samples, out), context: ctx };
+    if (options.targets.length > 0) {
+      const first = results[0];
+      const span = first !== undefined && first.kind === 'sample' ? this.cachedSpans(0, first).marker() : { start: 0, end: Math.min(1, this.lineText(0).length) };
+      const facts = { samples: this.stats.samples, bytes: this.stats.bytes + (n - 1) + this.crlfCount, format: ctx.format, formatLabel: ctx.format !== undefined ? FORMATS[ctx.format].label : 'unknown format', split: options.split };
+      for (const d of targetDatasetDiagnostics(facts, options.targets, span)) push(0, d);
+    }
+    return { diagnostics: out, summary: summarize(ctx, this.stats.samples, out, tokens), context: ctx };
   }
 
   /** The full text of the system instruction most samples use, if there is one. */
