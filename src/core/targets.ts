@@ -285,7 +285,8 @@ export interface DatasetFacts {
 const fmt = (n: number) => n.toLocaleString('en-US');
 
 function size(bytes: number): string {
-  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${fmt(bytes)} bytes`;
 }
 
 /** Dataset-level rules of the targets; reported on the first line. */

@@ -21,6 +21,8 @@ export class TokenWorker {
       const p = this.pending.get(reply.id);
       if (p === undefined) return;
       this.pending.delete(reply.id);
+      // Idle, the worker does not keep the process alive; busy, it does.
+      if (this.pending.size === 0) w.unref();
       if ('error' in reply) p.reject(new Error(reply.error));
       else p.resolve({ counts: reply.counts, threadId: reply.threadId });
     });
@@ -42,7 +44,9 @@ export class TokenWorker {
     const req: CountRequest = { id, tokenizer, samples };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.start().postMessage(req);
+      const w = this.start();
+      w.ref();
+      w.postMessage(req);
     });
   }
 
