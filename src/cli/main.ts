@@ -188,7 +188,7 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
         write(`${r.file}: ${s.formatLabel}${s.format ? ` (${s.format}${s.formatSource === 'pinned' ? ', pinned' : ''})` : ''}, ${n(s.samples, 'sample')}, ${n(s.errors, 'error')}, ${n(s.warnings, 'warning')}, ${n(s.infos, 'info')}\n`);
         for (const t of s.targets) {
           const cost = t.costUsd !== null ? `, about ${t.costUsd < 0.01 ? "under $0.01" : `$${t.costUsd.toFixed(2)}`}` : ', no published price';
-          write(`${r.file}: [${t.target}] ${t.tokens.toLocaleString('en-US')} tokens (${t.exact ? 'counted' : 'estimated'}) x ${t.epochs} epochs = ${t.trainedTokens.toLocaleString('en-US')} trained tokens${cost}; ${n(t.overLimit, 'sample')} over the ${t.tokenLimit.toLocaleString('en-US')}-token limit\n`);
+          write(`${r.file}: [${t.target}] ${t.tokens.toLocaleString('en-US')} tokens (${t.exact ? 'counted' : 'estimated'}) x ${t.epochs} epochs = ${t.trainedTokens.toLocaleString('en-US')} trained tokens${cost}; ${t.tokenLimit !== null ? `${n(t.overLimit, 'sample')} over the ${t.tokenLimit.toLocaleString('en-US')}-token limit` : 'no token limit known'}\n`);
         }
       }
     }

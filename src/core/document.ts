@@ -308,7 +308,7 @@ export class TargetTokens {
       const trainedTokens = tokens * t.epochs;
       return {
         target: t.id, label: t.label, tokens, exact: !(this.estimated[k] as boolean), epochs: t.epochs, trainedTokens,
-        costUsd: costOf(trainedTokens, t), tokenLimit: t.tokenLimit, overLimit: this.over[k] as number, distribution: k === 0 ? dist : null,
+        costUsd: costOf(trainedTokens, t), tokenLimit: Number.isFinite(t.tokenLimit) ? t.tokenLimit : null, overLimit: this.over[k] as number, distribution: k === 0 ? dist : null,
       };
     });
   }

@@ -351,7 +351,8 @@ export interface TargetSummary {
   readonly epochs: number;
   readonly trainedTokens: number;
   readonly costUsd: number | null;
-  readonly tokenLimit: number;
+  /** null: no limit known (a local model without one in tokenLimits). */
+  readonly tokenLimit: number | null;
   readonly overLimit: number;
   readonly distribution: TokenDistribution | null;
 }

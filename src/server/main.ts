@@ -3,7 +3,7 @@
  * applies incremental edits, and publishes diagnostics, hovers and summaries.
  */
 import { promises as fs } from 'node:fs';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
@@ -31,6 +31,8 @@ import { serializeLike } from '../core/fixes';
 import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
 import { hoverMarkdown } from './hover';
 import { codeActions } from './codeActions';
+import { turnsOfLine } from '../core/analyze';
+import { TokenWorker } from '../tokenize/client';
 
 const connection = createConnection(ProposedFeatures.all);
 
@@ -43,7 +45,14 @@ interface OpenDataset {
   options: LintOptions;
   last: LintResult | undefined;
   scheduled: boolean;
+  /** A batch of samples is with the token worker. */
+  counting: boolean;
 }
+
+/** Exact token counts run in a worker_thread; the server sends it samples in batches of this many. */
+const COUNT_BATCH = 2000;
+let tokenWorker: TokenWorker | undefined;
+let tokenWorkerFailed = false;
 
 const datasets = new Map<string, OpenDataset>();
 
@@ -78,6 +87,8 @@ export function toLsp(uri: string, d: Diagnostic): LspDiagnostic {
     source: 'sft-studio',
     message: d.message,
   };
+  // Target diagnostics name their target in the message ("… of OpenAI gpt-4.1-mini"); `data` carries its id.
+  if (d.target !== undefined) out.data = { target: d.target };
   if (rulesDocUri) out.codeDescription = { href: `${rulesDocUri}#${ruleAnchor(d.code)}` };
   if (d.related) {
     out.relatedInformation = d.related.map((r) => ({
@@ -131,6 +142,39 @@ function lintNow(ds: OpenDataset): void {
   void connection.sendDiagnostics({ uri: ds.uri, version: ds.version, diagnostics: result.diagnostics.map((d) => toLspCached(ds.uri, d)) });
   const s = result.summary;
   void connection.sendNotification(DatasetSummaryNotification, { ...s, uri: ds.uri, version: ds.version, format: s.format ?? null });
+  countExactTokens(ds);
+}
+
+/**
+ * Count the samples of the targets' tokenizers exactly, off the main thread: one
+ * batch at a time; each answer is stored by line id and the file linted again,
+ * so the estimates shown while typing are replaced by exact counts.
+ */
+function countExactTokens(ds: OpenDataset): void {
+  if (ds.counting || tokenWorkerFailed || ds.options.targets.every((t) => t.tokenizer === 'estimate')) return;
+  const pending = ds.doc.pendingExact();
+  const first = pending[0];
+  if (first === undefined) return;
+  const batch = pending.filter((p) => p.tokenizer === first.tokenizer).slice(0, COUNT_BATCH);
+  const format = ds.doc.context().format;
+  const samples = batch.map((p) => turnsOfLine(ds.doc.lineText(p.line), format)?.turns.map((t) => t.text) ?? []);
+  const tokenizer = first.tokenizer;
+  if (tokenizer === 'estimate') return;
+  tokenWorker ??= new TokenWorker(path.join(__dirname, 'tokenWorker.js'));
+  ds.counting = true;
+  tokenWorker.count(tokenizer, samples).then(
+    ({ counts }) => {
+      ds.counting = false;
+      if (datasets.get(ds.uri) !== ds) return;
+      batch.forEach((p, k) => ds.doc.setExactTokens(tokenizer, p.id, counts[k] as number));
+      schedule(ds);
+    },
+    (err: unknown) => {
+      ds.counting = false;
+      tokenWorkerFailed = true;
+      connection.console.error(`exact token counts are off (estimates stay): ${err instanceof Error ? err.message : String(err)}`);
+    },
+  );
 }
 
 /** Lint on the next turn of the event loop, so a burst of changes is linted once. */
@@ -169,7 +213,7 @@ connection.onDidOpenTextDocument(async ({ textDocument }) => {
   const large = options.duplicates && textDocument.text.length > LARGE_DATASET_CHARS;
   const ds: OpenDataset = {
     uri: textDocument.uri, version: textDocument.version, doc: new DatasetDocument(textDocument.text, large ? { ...options, duplicates: false } : options, bom),
-    options, last: undefined, scheduled: false,
+    options, last: undefined, scheduled: false, counting: false,
   };
   datasets.set(ds.uri, ds);
   schedule(ds);
@@ -289,7 +333,18 @@ connection.onCodeAction((params: CodeActionParams): CodeAction[] => {
   const ds = datasets.get(params.textDocument.uri);
   if (!ds) return [];
   if (ds.scheduled) lintNow(ds);
-  return codeActions(ds.doc, ds.uri, ds.version, params);
+  const tooLong = (ds.last?.diagnostics ?? []).filter((d) => d.code === 'too-long').map((d) => d.line);
+  return codeActions(ds.doc, ds.uri, ds.version, params, {
+    lines: tooLong,
+    existingText: (target) => {
+      if (!target.startsWith('file:')) return undefined;
+      try {
+        return readFileSync(fileURLToPath(target), 'utf8');
+      } catch {
+        return undefined;
+      }
+    },
+  });
 });
 
 connection.onRequest(ConvertDatasetRequest, ({ uri, to }) => {
