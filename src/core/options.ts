@@ -54,8 +54,8 @@ export interface LintOptions {
   readonly pairs: Readonly<Record<string, string>>;
   /**
    * The services and models the file is checked for (`sftStudio.target`, `sftStudio.targets`
-   * per glob, the CLI's --target; the old `sftStudio.targetModel` when it names a known model).
-   * Empty: no target chosen; only the token limit of `targetModel` applies.
+   * per glob, the CLI's --target). Empty: no target chosen; only the (estimated) token limit of
+   * the older `targetModel` setting applies, as it did before targets existed.
    */
   readonly targets: readonly ResolvedTarget[];
   /** Whether the file is a training or validation split, from its name or `datasetPairs`. */
@@ -189,10 +189,6 @@ export function resolveOptions(raw: RawSettings, filePath: string | undefined): 
     const profile = findTarget(name) ?? localTarget(name, limits);
     if (profile === undefined) problems.push({ setting: 'target', message: `unknown target "${name}"; known targets: ${TARGET_IDS.join(', ')} (or local:MODEL with its limit in tokenLimits)` });
     else if (!profiles.some((p) => p.id === profile.id)) profiles.push(profile);
-  }
-  if (targetNames.length === 0 && typeof raw.targetModel === 'string' && raw.targetModel.trim() !== '') {
-    const legacy = findTarget(raw.targetModel);
-    if (legacy !== undefined) profiles.push(legacy);
   }
   let epochs = DEFAULT_EPOCHS;
   if (raw.epochs !== undefined && raw.epochs !== null) {

@@ -30,11 +30,12 @@ describe('target profiles', () => {
     assert.equal(findTarget('google/gemma-3-4b-it')?.id, 'local:gemma-3');
     assert.equal(findTarget('anthropic:claude'), undefined);
   });
-  test('settings: target, per-glob targets win, the old targetModel migrates, unknown names are reported', () => {
+  test('settings: target, per-glob targets win, the old targetModel keeps only its token limit, unknown names are reported', () => {
     const r = (s: Record<string, unknown>, f = '/w/data/train.jsonl') => resolveOptions(s, f);
     assert.deepEqual(r({ target: 'vertex:gemini-2.5-pro' }).options.targets.map((t) => t.id), ['vertex:gemini-2.5-pro']);
     assert.deepEqual(r({ target: 'vertex:gemini-2.5-pro', targets: { 'data/*.jsonl': 'openai:gpt-4o-mini' } }).options.targets.map((t) => t.id), ['openai:gpt-4o-mini']);
-    assert.deepEqual(r({ targetModel: 'gpt-4.1-mini' }).options.targets.map((t) => t.id), ['openai:gpt-4.1-mini']);
+    const legacy = r({ targetModel: 'gpt-4.1-mini' }).options;
+    assert.deepEqual([legacy.targets, legacy.tokenLimit], [[], 65536]);
     assert.deepEqual(r({}).options.targets, []);
     const bad = r({ target: 'nope:model' });
     assert.deepEqual(bad.options.targets, []);
