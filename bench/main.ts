@@ -18,7 +18,10 @@ import {
 } from 'vscode-languageserver-protocol/node';
 import { lintFile } from '../src/cli/lintFile';
 import { DatasetDocument } from '../src/core/document';
-import { DEFAULT_OPTIONS } from '../src/core/options';
+import { DEFAULT_OPTIONS, resolveOptions } from '../src/core/options';
+import { countSample } from '../src/tokenize/counters';
+import { ConfigurationRequest } from 'vscode-languageserver-protocol/node';
+import { DatasetSummaryNotification } from '../src/shared/protocol';
 import { runDedupeBench } from './dedupe';
 import { rng, writeDataset } from './generate';
 
@@ -153,7 +156,70 @@ async function main(): Promise<void> {
   process.stdout.write(`   baseline: file size                         ${mb(size)}\n`);
   process.stdout.write(`   text + per-line analyses after a full lint  ${mb(held)}  (${(held / size).toFixed(2)}× the file; target < 3×)\n\n`);
 
+  await targetsBench(fullText);
+
   if (process.env.BENCH_SKIP_DEDUPE !== '1') await runDedupeBench();
+}
+
+/**
+ * 4. Targets with exact token counts (Gemma 3 vocabulary for Vertex AI Gemini,
+ * o200k_base for OpenAI) against the same lint without a target.
+ */
+async function targetsBench(text: string): Promise<void> {
+  const targets = 'vertex:gemini-2.5-flash,openai:gpt-4.1-mini';
+  const plain = { ...DEFAULT_OPTIONS, duplicates: false };
+  const withTargets = { ...resolveOptions({ target: targets }, FILE).options, duplicates: false };
+  const exact = (tk: Parameters<typeof countSample>[0], texts: readonly string[]) => countSample(tk, texts);
+  const base = await best(() => lintFile(FILE, plain));
+  let firstRun = 0;
+  const t = performance.now();
+  await lintFile(FILE, withTargets, undefined, exact);
+  firstRun = performance.now() - t;
+  let summary = '';
+  const counted = await best(async () => {
+    const r = await lintFile(FILE, withTargets, undefined, exact);
+    summary = r.summary.targets.map((x) => `${x.target} ${x.tokens.toLocaleString('en-US')} tokens, ${x.counted.toLocaleString('en-US')} samples counted`).join('; ');
+  });
+  let all = '';
+  const countedAll = await best(async () => {
+    const r = await lintFile(FILE, withTargets, undefined, exact, true);
+    all = r.summary.targets.map((x) => `${x.target} ${x.tokens.toLocaleString('en-US')} tokens`).join('; ');
+  });
+  const estimated = await best(() => lintFile(FILE, withTargets));
+  process.stdout.write(`4. targets (${targets}), CLI --no-duplicates\n`);
+  process.stdout.write(`   baseline: lint without a target             ${ms(base)}\n`);
+  process.stdout.write(`   with the targets, estimated counts         ${ms(estimated)}  ratio ${(estimated / base).toFixed(2)}×\n`);
+  process.stdout.write(`   with the targets, exact counts (CLI: long samples + calibration) ${ms(counted)}  ratio ${(counted / base).toFixed(2)}× (target ≤ 2×); first run, loading the vocabularies: ${ms(firstRun)}\n`);
+  process.stdout.write(`      ${summary}\n`);
+  process.stdout.write(`   every sample counted exactly               ${ms(countedAll)}  ratio ${(countedAll / base).toFixed(2)}×\n`);
+  process.stdout.write(`      ${all}\n`);
+  // The editor: the first publish (estimates) and the publish once every sample is counted in the token worker.
+  const rt = await serverExactRoundTrip(text, targets);
+  process.stdout.write(`   language server: open → first publish ${ms(rt.first)}; → all samples counted exactly (token worker) ${ms(rt.exact)}\n\n`);
+}
+
+async function serverExactRoundTrip(text: string, target: string): Promise<{ first: number; exact: number }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'server.js'), '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const conn = createProtocolConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+  const settings = { target, duplicates: { enabled: false } };
+  conn.onRequest(ConfigurationRequest.type, (p) => p.items.map(() => settings));
+  let onFirst: (() => void) | undefined;
+  let onExact: (() => void) | undefined;
+  conn.onNotification(PublishDiagnosticsNotification.type, () => onFirst?.());
+  conn.onNotification(DatasetSummaryNotification, (s) => {
+    if (s.targets.length > 0 && s.targets.every((x) => x.exact)) onExact?.();
+  });
+  conn.listen();
+  await conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: null, workspaceFolders: null, capabilities: { workspace: { configuration: true } } });
+  await conn.sendNotification(InitializedNotification.type, {});
+  const first = new Promise<number>((resolve) => (onFirst = () => resolve(performance.now())));
+  const exact = new Promise<number>((resolve) => (onExact = () => resolve(performance.now())));
+  const t = performance.now();
+  await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: 'file:///bench/targets.jsonl', languageId: 'jsonl', version: 1, text } });
+  const [a, b] = await Promise.all([first, exact]);
+  conn.dispose();
+  child.kill();
+  return { first: a - t, exact: b - t };
 }
 
 main().catch((err: unknown) => {

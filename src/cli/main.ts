@@ -56,7 +56,9 @@ copied as they are). It never writes over the source; --force replaces OUT.
 Exit status (lint): 0 when no error was found, 1 when at least one error was, 2 on bad usage or unreadable input.
 JSON output: an array of {file, line, column, endLine, endColumn, severity, code, message, target?, related?},
 1-based lines and columns; with --summary, {"diagnostics": [...], "files": [{file, format, samples, errors, warnings, infos, targets}]},
-targets being [{target, tokens, exact, epochs, trainedTokens, costUsd, tokenLimit, overLimit}].`;
+targets being [{target, tokens, exact, counted, epochs, trainedTokens, costUsd, tokenLimit, overLimit}]. With --target,
+the samples whose estimate is over a quarter of a limit are counted with the target's tokenizer, and so are the first
+1,000 samples and every 50th, which calibrate the estimates of the others for the totals.`;
 
 export interface JsonDiagnostic {
   file: string;
@@ -188,7 +190,7 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
         write(`${r.file}: ${s.formatLabel}${s.format ? ` (${s.format}${s.formatSource === 'pinned' ? ', pinned' : ''})` : ''}, ${n(s.samples, 'sample')}, ${n(s.errors, 'error')}, ${n(s.warnings, 'warning')}, ${n(s.infos, 'info')}\n`);
         for (const t of s.targets) {
           const cost = t.costUsd !== null ? `, about ${t.costUsd < 0.01 ? "under $0.01" : `$${t.costUsd.toFixed(2)}`}` : ', no published price';
-          write(`${r.file}: [${t.target}] ${t.tokens.toLocaleString('en-US')} tokens (${t.exact ? 'counted' : 'estimated'}) x ${t.epochs} epochs = ${t.trainedTokens.toLocaleString('en-US')} trained tokens${cost}; ${t.tokenLimit !== null ? `${n(t.overLimit, 'sample')} over the ${t.tokenLimit.toLocaleString('en-US')}-token limit` : 'no token limit known'}\n`);
+          write(`${r.file}: [${t.target}] ${t.tokens.toLocaleString('en-US')} tokens (${t.exact ? 'counted' : t.counted > 0 ? `${t.counted.toLocaleString('en-US')} samples counted, the others estimated and calibrated` : 'estimated'}) x ${t.epochs} epochs = ${t.trainedTokens.toLocaleString('en-US')} trained tokens${cost}; ${t.tokenLimit !== null ? `${n(t.overLimit, 'sample')} over the ${t.tokenLimit.toLocaleString('en-US')}-token limit` : 'no token limit known'}\n`);
         }
       }
     }
@@ -197,7 +199,7 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
     const out = values.summary
       ? { diagnostics, files: results.map((r) => ({
         file: r.file, format: r.summary.format ?? null, samples: r.summary.samples, errors: r.summary.errors, warnings: r.summary.warnings, infos: r.summary.infos,
-        targets: r.summary.targets.map((t) => ({ target: t.target, tokens: t.tokens, exact: t.exact, epochs: t.epochs, trainedTokens: t.trainedTokens, costUsd: t.costUsd, tokenLimit: t.tokenLimit, overLimit: t.overLimit })),
+        targets: r.summary.targets.map((t) => ({ target: t.target, tokens: t.tokens, exact: t.exact, counted: t.counted, epochs: t.epochs, trainedTokens: t.trainedTokens, costUsd: t.costUsd, tokenLimit: t.tokenLimit, overLimit: t.overLimit })),
       })) }
       : diagnostics;
     write(JSON.stringify(out, null, 2) + '\n');

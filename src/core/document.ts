@@ -261,64 +261,111 @@ export function summarize(ctx: FileContext, samples: number, diagnostics: readon
  * the editor and the CLI.
  */
 export class TargetTokens {
-  private readonly totals: number[];
+  /** Per target: exact counts summed, estimates of the samples not counted, and the calibration sums. */
+  private readonly exactSum: number[];
+  private readonly uncountedEstimate: number[];
+  private readonly calExact: number[];
+  private readonly calEstimate: number[];
+  private readonly counted: number[];
   private readonly over: number[];
-  private readonly estimated: boolean[];
-  private lengths: Float64Array;
+  private lengths: Uint32Array;
   private count = 0;
+  private sum = 0;
+  private sumSq = 0;
 
-  constructor(readonly targets: readonly ResolvedTarget[], expected: number) {
-    this.totals = targets.map(() => 0);
+  /** `buffer`: a buffer to reuse for the token lengths (the editor lints the same file again and again). */
+  constructor(readonly targets: readonly ResolvedTarget[], expected: number, buffer?: Uint32Array) {
+    this.exactSum = targets.map(() => 0);
+    this.uncountedEstimate = targets.map(() => 0);
+    this.calExact = targets.map(() => 0);
+    this.calEstimate = targets.map(() => 0);
+    this.counted = targets.map(() => 0);
     this.over = targets.map(() => 0);
-    this.estimated = targets.map(() => false);
-    this.lengths = new Float64Array(Math.max(1, expected));
+    this.lengths = buffer !== undefined && buffer.length >= expected ? buffer : new Uint32Array(Math.max(16, expected));
+  }
+
+  /** The buffer of token lengths, to hand to the next lint. */
+  get buffer(): Uint32Array {
+    return this.lengths;
   }
 
   /**
    * One sample: its estimate and, per tokenizer, its exact count when known.
+   * `calibrates`: whether its exact count may calibrate the estimates of the
+   * samples not counted (false for samples counted because they were long).
    * Returns the too-long diagnostics (without a span: the caller places them).
    */
-  add(estimate: number, exact: (tokenizer: TokenizerId) => number | undefined): { message: string; target: string }[] {
+  add(estimate: number, exact: ((tokenizer: TokenizerId) => number | undefined) | undefined, calibrates = true): readonly { message: string; target: string }[] {
     let out: { message: string; target: string }[] | undefined;
     let first = estimate;
-    this.targets.forEach((t, k) => {
-      const counted = t.tokenizer === 'estimate' ? undefined : exact(t.tokenizer);
+    const targets = this.targets;
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[k] as ResolvedTarget;
+      const counted = t.tokenizer === 'estimate' || exact === undefined ? undefined : exact(t.tokenizer);
       const n = counted ?? estimate;
-      if (counted === undefined) this.estimated[k] = true;
+      if (counted === undefined) {
+        this.uncountedEstimate[k] = (this.uncountedEstimate[k] as number) + estimate;
+      } else {
+        this.exactSum[k] = (this.exactSum[k] as number) + counted;
+        this.counted[k] = (this.counted[k] as number) + 1;
+        if (calibrates) {
+          this.calExact[k] = (this.calExact[k] as number) + counted;
+          this.calEstimate[k] = (this.calEstimate[k] as number) + estimate;
+        }
+      }
       if (k === 0) first = n;
-      this.totals[k] = (this.totals[k] as number) + n;
       if (n > t.tokenLimit) {
         this.over[k] = (this.over[k] as number) + 1;
         (out ??= []).push({ target: t.id, message: tooLongMessage(n, counted !== undefined ? t.tokenizer : undefined, t) });
       }
-    });
+    }
     if (this.count === this.lengths.length) {
-      const grown = new Float64Array(this.lengths.length * 2);
+      const grown = new Uint32Array(this.lengths.length * 2);
       grown.set(this.lengths);
       this.lengths = grown;
     }
     this.lengths[this.count++] = first;
+    this.sum += first;
+    this.sumSq += first * first;
     return out ?? NO_TOO_LONG;
   }
 
   summaries(): TargetSummary[] {
     const dist = this.distribution();
     return this.targets.map((t, k) => {
-      const tokens = this.totals[k] as number;
+      // Samples not counted: their estimates, scaled by what the counted ones showed the estimate to be worth.
+      const calEstimate = this.calEstimate[k] as number;
+      const ratio = calEstimate > 0 ? (this.calExact[k] as number) / calEstimate : 1;
+      const uncounted = this.uncountedEstimate[k] as number;
+      const tokens = Math.round((this.exactSum[k] as number) + ratio * uncounted);
       const trainedTokens = tokens * t.epochs;
       return {
-        target: t.id, label: t.label, tokens, exact: !(this.estimated[k] as boolean), epochs: t.epochs, trainedTokens,
+        target: t.id, label: t.label, tokens, exact: this.counted[k] === this.count, counted: this.counted[k] as number, epochs: t.epochs, trainedTokens,
         costUsd: costOf(trainedTokens, t), tokenLimit: Number.isFinite(t.tokenLimit) ? t.tokenLimit : null, overLimit: this.over[k] as number, distribution: k === 0 ? dist : null,
       };
     });
   }
 
+  private dist: TokenDistribution | null | undefined;
+
+  /** What the distribution depends on, cheaply: lengths with the same count, sum and sum of squares almost surely have the same quartiles. */
+  get key(): string {
+    return `${this.count}|${this.sum}|${this.sumSq}`;
+  }
+
+  /** Reuse the distribution of a previous lint whose key is the same (typing rarely changes a token count). */
+  reuse(previous: { key: string; dist: TokenDistribution | null } | undefined): void {
+    if (previous !== undefined && previous.key === this.key) this.dist = previous.dist;
+  }
+
+  /** Computed once (it reorders the lengths). */
   distribution(): TokenDistribution | null {
-    return distribution(this.lengths.subarray(0, this.count)) ?? null;
+    if (this.dist === undefined) this.dist = distribution(this.lengths.subarray(0, this.count)) ?? null;
+    return this.dist;
   }
 }
 
-const NO_TOO_LONG: { message: string; target: string }[] = [];
+const NO_TOO_LONG: readonly { message: string; target: string }[] = Object.freeze([]);
 
 export interface LintResult {
   readonly diagnostics: Diagnostic[];
@@ -367,6 +414,9 @@ export class DatasetDocument {
   private contextual = new WeakMap<LineAnalysis, { line: number; key: string; diagnostics: Diagnostic[] }>();
   /** Exact token counts per tokenizer, by line id (an edited line gets a new id, so its count goes stale by itself). */
   private readonly exact = new Map<TokenizerId, Map<number, number>>();
+  /** The token lengths of the last lint, reused as the next one's buffer. */
+  private lengthsBuffer: Uint32Array | undefined;
+  private lastDistribution: { key: string; dist: TokenDistribution | null } | undefined;
 
   constructor(text: string, private options: LintOptions, private bom = false) {
     if (text.charCodeAt(0) === 0xfeff) {
@@ -586,8 +636,11 @@ export class DatasetDocument {
     const fileSystem = ctx.system?.hash;
     // Everything a file-level message depends on, including where the usual system instruction first appears.
     const ctxKey = `${ctx.format}|${ctx.formatReason}|${fileSystem}|${ctx.system?.count}|${ctx.system?.withSystem}|${fileSystem !== undefined ? this.firstLineWithSystem(fileSystem) : ''}`;
-    const tokens = new TargetTokens(options.targets, this.stats.samples);
+    const tokens = new TargetTokens(options.targets, this.stats.samples, this.lengthsBuffer);
     const exact = this.exact;
+    // One lookup function for every line (no closure per line): it reads the id of the line at hand.
+    let currentId = 0;
+    const exactOf = exact.size === 0 ? undefined : (tk: TokenizerId) => exact.get(tk)?.get(currentId);
     for (let i = 0; i < n; i++) {
       const r = results[i] as LineAnalysis;
       if (crlfPending && (this.lines[i] as string).endsWith('\r')) {
@@ -629,8 +682,8 @@ export class DatasetDocument {
         for (let k = 0; k < c.diagnostics.length; k++) out.push(c.diagnostics[k] as Diagnostic);
       }
       if (r.kind === 'sample') {
-        const id = this.ids[i] as number;
-        const long = tokens.add(r.tokens, (tk) => exact.get(tk)?.get(id));
+        currentId = this.ids[i] as number;
+        const long = tokens.add(r.tokens, exactOf);
         for (const d of long) push(i, { ...this.cachedSpans(i, r).marker(), code: 'too-long', message: d.message, target: d.target });
         if (this.clustered.size > 0 && this.clustered.has(this.ids[i] as number)) {
           const dups = this.duplicateDiagnostics(i, r, severity, memberLines);
@@ -648,7 +701,11 @@ export class DatasetDocument {
       const facts = { samples: this.stats.samples, bytes: this.stats.bytes + (n - 1) + this.crlfCount, format: ctx.format, formatLabel: ctx.format !== undefined ? FORMATS[ctx.format].label : 'unknown format', split: options.split };
       for (const d of targetDatasetDiagnostics(facts, options.targets, span)) push(0, d);
     }
-    return { diagnostics: out, summary: summarize(ctx, this.stats.samples, out, tokens), context: ctx };
+    tokens.reuse(this.lastDistribution);
+    const summary = summarize(ctx, this.stats.samples, out, tokens);
+    this.lengthsBuffer = tokens.buffer;
+    this.lastDistribution = { key: tokens.key, dist: summary.distribution };
+    return { diagnostics: out, summary, context: ctx };
   }
 
   /** The full text of the system instruction most samples use, if there is one. */

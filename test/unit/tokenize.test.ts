@@ -4,6 +4,10 @@ import { after, describe, test } from 'node:test';
 import { threadId } from 'node:worker_threads';
 import { counter, countSample } from '../../src/tokenize/counters';
 import { TokenWorker } from '../../src/tokenize/client';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { lintFile } from '../../src/cli/lintFile';
+import { resolveOptions } from '../../src/core/options';
 
 describe('tokenizers count known texts', () => {
   test('o200k_base (GPT-4o, GPT-4.1)', () => {
@@ -55,5 +59,33 @@ describe('token worker', () => {
   test('answers requests in order, for several tokenizers', async () => {
     const [a, b] = await Promise.all([worker.count('o200k_base', [['Hello, world!']]), worker.count('cl100k_base', [['tiktoken is great!']])]);
     assert.deepEqual([a.counts, b.counts], [[4 + 3 + 3], [6 + 3 + 3]]);
+  });
+});
+
+describe('the command line counts long samples and a calibration sample', () => {
+  test('totals within 1 % of counting every sample; every sample over a limit found', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sft-count-'));
+    try {
+      const words = ['router', 'firmware', 'update', 'the', 'light', 'blinks', 'orange', '42', 'réseau', 'naïve', 'JSON', '{"a": 1}', 'reset'];
+      const lines = Array.from({ length: 1200 }, (_, i) => JSON.stringify({ messages: [
+        { role: 'user', content: Array.from({ length: 5 + (i % 40) }, (_, k) => words[(i * 7 + k * 3) % words.length]).join(' ') },
+        { role: 'assistant', content: i === 1100 ? 'long answer '.repeat(200) : `answer ${i}` },
+      ] }));
+      const file = path.join(dir, 'data.jsonl');
+      writeFileSync(file, lines.join('\n') + '\n');
+      const options = { ...resolveOptions({ target: 'openai:gpt-4.1-mini', tokenLimits: { 'openai:gpt-4.1-mini': 400 } }, file).options, duplicates: false };
+      const count = (tk: Parameters<typeof countSample>[0], texts: readonly string[]) => countSample(tk, texts);
+      const sampled = await lintFile(file, options, undefined, count);
+      const all = await lintFile(file, options, undefined, count, true);
+      const [s] = sampled.summary.targets;
+      const [a] = all.summary.targets;
+      // The first 1,000, every 50th after (1000, 1050, 1100, 1150), and line 1101 counted because it is long.
+      assert.deepEqual([s?.counted, s?.exact, a?.counted, a?.exact], [1004, false, 1200, true]);
+      assert.ok(Math.abs((s!.tokens - a!.tokens) / a!.tokens) < 0.01, `calibrated ${s!.tokens} vs counted ${a!.tokens}`);
+      assert.deepEqual(sampled.diagnostics.map((d) => [d.line, d.code]), [[1100, 'too-long']]);
+      assert.match(sampled.diagnostics[0]?.message ?? '', /^\d+ tokens \(counted with the o200k_base tokenizer\), over the 400-token limit/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
