@@ -106,6 +106,10 @@ async function main(): Promise<void> {
   }
   const size = statSync(FILE).size;
   process.stdout.write(`dataset: ${LINES.toLocaleString('en-US')} lines, ${mb(size)}; best of ${REPEAT} runs; node ${process.version}\n\n`);
+  if (process.env.BENCH_ONLY === 'targets') {
+    await targetsBench(readFileSync(FILE, 'utf8'));
+    return;
+  }
 
   // 1. Full lint vs. bare JSON.parse.
   const base = await best(() => baselineParse(FILE));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DatasetDocument, Diagnostic } from '../../src/core/document';
 import { resolveOptions } from '../../src/core/options';
-import { findTarget } from '../../src/core/targets';
+import { TARGETS, findTarget } from '../../src/core/targets';
 import { covered, lint, openai, vertex } from './helpers';
 
 const OPENAI = { target: 'openai:gpt-4.1-mini' };
@@ -217,4 +217,15 @@ describe('too-long per target', () => {
     doc.lint();
     assert.deepEqual(doc.pendingExact().map((p) => p.line), [10]);
   });
+});
+
+describe('a valid file for every target gives no diagnostic', () => {
+  for (const t of TARGETS) {
+    test(t.id, () => {
+      const lines = t.provider === 'openai' ? tenOpenai : tenVertex;
+      const validation = t.provider === 'vertex' ? Array.from({ length: 5000 }, (_, i) => vertex([['user', `q${i}`], ['model', `a${i}`]])) : lines;
+      assert.deepEqual(lint(lines.join('\n') + '\n', { target: t.id, rules: { 'near-duplicate': 'off' } }), [], 'training file');
+      assert.deepEqual(lint(validation.join('\n') + '\n', { target: t.id, duplicates: { enabled: false } }, '/w/validation.jsonl'), [], 'validation file at the limit');
+    });
+  }
 });
