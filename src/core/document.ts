@@ -482,12 +482,14 @@ export class DatasetDocument {
   pendingExact(): { tokenizer: TokenizerId; id: number; line: number }[] {
     const out: { tokenizer: TokenizerId; id: number; line: number }[] = [];
     const tokenizers = [...new Set(this.options.targets.map((t) => t.tokenizer))].filter((t) => t !== 'estimate');
-    for (const tokenizer of tokenizers) {
-      const m = this.exact.get(tokenizer);
-      for (let i = 0; i < this.results.length; i++) {
-        const id = this.ids[i] as number;
-        if (this.results[i]?.kind === 'sample' && m?.has(id) !== true) out.push({ tokenizer, id, line: i });
-      }
+    // Line by line, so that every target's counts progress together from the top of the file.
+    const maps = tokenizers.map((t) => this.exact.get(t));
+    for (let i = 0; i < this.results.length; i++) {
+      if (this.results[i]?.kind !== 'sample') continue;
+      const id = this.ids[i] as number;
+      tokenizers.forEach((tokenizer, k) => {
+        if (maps[k]?.has(id) !== true) out.push({ tokenizer, id, line: i });
+      });
     }
     return out;
   }
