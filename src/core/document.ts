@@ -478,18 +478,19 @@ export class DatasetDocument {
     return id !== undefined ? this.exact.get(tokenizer)?.get(id) : undefined;
   }
 
-  /** Sample lines not yet counted with the tokenizers of the targets: what to send to a tokenizer. */
-  pendingExact(): { tokenizer: TokenizerId; id: number; line: number }[] {
-    const out: { tokenizer: TokenizerId; id: number; line: number }[] = [];
-    const tokenizers = [...new Set(this.options.targets.map((t) => t.tokenizer))].filter((t) => t !== 'estimate');
-    // Line by line, so that every target's counts progress together from the top of the file.
-    const maps = tokenizers.map((t) => this.exact.get(t));
-    for (let i = 0; i < this.results.length; i++) {
+  /** The tokenizers of the targets that count exactly. */
+  exactTokenizers(): TokenizerId[] {
+    return [...new Set(this.options.targets.map((t) => t.tokenizer))].filter((t) => t !== 'estimate');
+  }
+
+  /** Up to `limit` sample lines not yet counted with `tokenizer`, from the top: what to send to a tokenizer next. */
+  pendingExact(tokenizer: TokenizerId, limit = Number.POSITIVE_INFINITY): { id: number; line: number }[] {
+    const out: { id: number; line: number }[] = [];
+    const m = this.exact.get(tokenizer);
+    for (let i = 0; i < this.results.length && out.length < limit; i++) {
       if (this.results[i]?.kind !== 'sample') continue;
       const id = this.ids[i] as number;
-      tokenizers.forEach((tokenizer, k) => {
-        if (maps[k]?.has(id) !== true) out.push({ tokenizer, id, line: i });
-      });
+      if (m?.has(id) !== true) out.push({ id, line: i });
     }
     return out;
   }

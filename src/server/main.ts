@@ -33,6 +33,7 @@ import { hoverMarkdown } from './hover';
 import { codeActions } from './codeActions';
 import { turnsOfLine } from '../core/analyze';
 import { TokenWorker } from '../tokenize/client';
+import type { TokenizerId } from '../core/targets';
 
 const connection = createConnection(ProposedFeatures.all);
 
@@ -45,13 +46,14 @@ interface OpenDataset {
   options: LintOptions;
   last: LintResult | undefined;
   scheduled: boolean;
-  /** A batch of samples is with the token worker. */
-  counting: boolean;
+  /** Tokenizers that have a batch of this dataset's samples in their worker. */
+  readonly counting: Set<TokenizerId>;
 }
 
 /** Exact token counts run in a worker_thread; the server sends it samples in batches of this many. */
 const COUNT_BATCH = 2000;
-let tokenWorker: TokenWorker | undefined;
+/** One worker_thread per tokenizer, so two targets' tokenizers count in parallel. */
+const tokenWorkers = new Map<TokenizerId, TokenWorker>();
 let tokenWorkerFailed = false;
 
 const datasets = new Map<string, OpenDataset>();
@@ -147,34 +149,35 @@ function lintNow(ds: OpenDataset): void {
 
 /**
  * Count the samples of the targets' tokenizers exactly, off the main thread: one
- * batch at a time; each answer is stored by line id and the file linted again,
- * so the estimates shown while typing are replaced by exact counts.
+ * worker per tokenizer, one batch at a time each; each answer is stored by line
+ * id and the file linted again, so the estimates shown while typing are
+ * replaced by exact counts.
  */
 function countExactTokens(ds: OpenDataset): void {
-  if (ds.counting || tokenWorkerFailed || ds.options.targets.every((t) => t.tokenizer === 'estimate')) return;
-  const pending = ds.doc.pendingExact();
-  const first = pending[0];
-  if (first === undefined) return;
-  const batch = pending.filter((p) => p.tokenizer === first.tokenizer).slice(0, COUNT_BATCH);
-  const format = ds.doc.context().format;
-  const samples = batch.map((p) => turnsOfLine(ds.doc.lineText(p.line), format)?.turns.map((t) => t.text) ?? []);
-  const tokenizer = first.tokenizer;
-  if (tokenizer === 'estimate') return;
-  tokenWorker ??= new TokenWorker(path.join(__dirname, 'tokenWorker.js'));
-  ds.counting = true;
-  tokenWorker.count(tokenizer, samples).then(
-    ({ counts }) => {
-      ds.counting = false;
-      if (datasets.get(ds.uri) !== ds) return;
-      batch.forEach((p, k) => ds.doc.setExactTokens(tokenizer, p.id, counts[k] as number));
-      schedule(ds);
-    },
-    (err: unknown) => {
-      ds.counting = false;
-      tokenWorkerFailed = true;
-      connection.console.error(`exact token counts are off (estimates stay): ${err instanceof Error ? err.message : String(err)}`);
-    },
-  );
+  if (tokenWorkerFailed) return;
+  for (const tokenizer of ds.doc.exactTokenizers()) {
+    if (tokenizer === 'estimate' || ds.counting.has(tokenizer)) continue;
+    const batch = ds.doc.pendingExact(tokenizer, COUNT_BATCH);
+    if (batch.length === 0) continue;
+    const format = ds.doc.context().format;
+    const samples = batch.map((p) => turnsOfLine(ds.doc.lineText(p.line), format)?.turns.map((t) => t.text) ?? []);
+    let worker = tokenWorkers.get(tokenizer);
+    if (worker === undefined) tokenWorkers.set(tokenizer, (worker = new TokenWorker(path.join(__dirname, 'tokenWorker.js'))));
+    ds.counting.add(tokenizer);
+    worker.count(tokenizer, samples).then(
+      ({ counts }) => {
+        ds.counting.delete(tokenizer);
+        if (datasets.get(ds.uri) !== ds) return;
+        batch.forEach((p, k) => ds.doc.setExactTokens(tokenizer, p.id, counts[k] as number));
+        schedule(ds);
+      },
+      (err: unknown) => {
+        ds.counting.delete(tokenizer);
+        tokenWorkerFailed = true;
+        connection.console.error(`exact token counts are off (estimates stay): ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+  }
 }
 
 /** Lint on the next turn of the event loop, so a burst of changes is linted once. */
@@ -213,7 +216,7 @@ connection.onDidOpenTextDocument(async ({ textDocument }) => {
   const large = options.duplicates && textDocument.text.length > LARGE_DATASET_CHARS;
   const ds: OpenDataset = {
     uri: textDocument.uri, version: textDocument.version, doc: new DatasetDocument(textDocument.text, large ? { ...options, duplicates: false } : options, bom),
-    options, last: undefined, scheduled: false, counting: false,
+    options, last: undefined, scheduled: false, counting: new Set(),
   };
   datasets.set(ds.uri, ds);
   schedule(ds);

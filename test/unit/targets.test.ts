@@ -205,17 +205,19 @@ describe('too-long per target', () => {
     const long = openai([['user', 'word '.repeat(400)], ['assistant', 'ok']]);
     const doc = new DatasetDocument([...tenOpenai, long].join('\n'), resolveOptions({ target: 'openai:gpt-4.1-mini', tokenLimits: { 'openai:gpt-4.1-mini': 300 }, rules: { 'near-duplicate': 'off' } }, '/w/a.jsonl').options);
     assert.equal(doc.lint().diagnostics.length, 1);
-    const pending = doc.pendingExact();
+    assert.deepEqual(doc.exactTokenizers(), ['o200k_base']);
+    assert.deepEqual(doc.pendingExact('o200k_base', 3).map((p) => p.line), [0, 1, 2]);
+    const pending = doc.pendingExact('o200k_base');
     assert.deepEqual(pending.map((p) => p.line), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     for (const p of pending) doc.setExactTokens('o200k_base', p.id, p.line === 10 ? 410 : 12);
     const { diagnostics, summary } = doc.lint();
-    assert.deepEqual(doc.pendingExact(), []);
+    assert.deepEqual(doc.pendingExact('o200k_base'), []);
     assert.equal(diagnostics[0]?.message, '410 tokens (counted with the o200k_base tokenizer), over the 300-token limit of OpenAI gpt-4.1-mini for one training example: the service rejects or truncates it');
     assert.deepEqual([summary.targets[0]?.exact, summary.targets[0]?.tokens], [true, 410 + 10 * 12]);
     // An edit gives the line a new id: its count is pending again, the others are kept.
     doc.applyEdit({ startLine: 10, startCharacter: 0, endLine: 10, endCharacter: long.length, text: tenOpenai[0] as string });
     doc.lint();
-    assert.deepEqual(doc.pendingExact().map((p) => p.line), [10]);
+    assert.deepEqual(doc.pendingExact('o200k_base').map((p) => p.line), [10]);
   });
 });
 
