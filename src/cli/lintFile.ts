@@ -66,12 +66,12 @@ async function readLineAt(handle: fs.FileHandle, offset: number, length: number)
  * costs tens of times parsing it): every sample whose estimate is over a quarter
  * of the smallest limit (so no sample over a limit is missed: the estimate is
  * off by far less than 4× for any text but long runs of emoji), and the first
- * 200 samples and every 200th, whose counts calibrate the estimates of the
+ * 100 samples and every 500th, whose counts calibrate the estimates of the
  * others for the totals. `exactAll` counts every sample.
  */
 const CANDIDATE_FACTOR = 4;
-const CALIBRATION_FIRST = 200;
-const CALIBRATION_EVERY = 200;
+const CALIBRATION_FIRST = 100;
+const CALIBRATION_EVERY = 500;
 
 export async function lintFile(file: string, options: LintOptions, partner?: PartnerIndex, countExact?: ExactCounter, exactAll = false): Promise<FileLintResult> {
   let samplesSeen = 0;

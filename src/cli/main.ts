@@ -58,7 +58,7 @@ JSON output: an array of {file, line, column, endLine, endColumn, severity, code
 1-based lines and columns; with --summary, {"diagnostics": [...], "files": [{file, format, samples, errors, warnings, infos, targets}]},
 targets being [{target, tokens, exact, counted, epochs, trainedTokens, costUsd, tokenLimit, overLimit}]. With --target,
 the samples whose estimate is over a quarter of a limit are counted with the target's tokenizer, and so are the first
-200 samples and every 200th, which calibrate the estimates of the others for the totals.`;
+100 samples and every 500th, which calibrate the estimates of the others for the totals.`;
 
 export interface JsonDiagnostic {
   file: string;
