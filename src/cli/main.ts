@@ -189,7 +189,7 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
         const n = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
         write(`${r.file}: ${s.formatLabel}${s.format ? ` (${s.format}${s.formatSource === 'pinned' ? ', pinned' : ''})` : ''}, ${n(s.samples, 'sample')}, ${n(s.errors, 'error')}, ${n(s.warnings, 'warning')}, ${n(s.infos, 'info')}\n`);
         for (const t of s.targets) {
-          const cost = t.costUsd !== null ? `, about ${t.costUsd < 0.01 ? "under $0.01" : `$${t.costUsd.toFixed(2)}`}` : ', no published price';
+          const cost = t.costUsd === null ? ', no published price' : t.costUsd < 0.01 ? ', under $0.01' : `, about $${t.costUsd.toFixed(2)}`;
           write(`${r.file}: [${t.target}] ${t.tokens.toLocaleString('en-US')} tokens (${t.exact ? 'counted' : t.counted > 0 ? `${t.counted.toLocaleString('en-US')} samples counted, the others estimated and calibrated` : 'estimated'}) x ${t.epochs} epochs = ${t.trainedTokens.toLocaleString('en-US')} trained tokens${cost}; ${t.tokenLimit !== null ? `${n(t.overLimit, 'sample')} over the ${t.tokenLimit.toLocaleString('en-US')}-token limit` : 'no token limit known'}\n`);
         }
       }
