@@ -18,8 +18,14 @@ import { Locator, Span } from '../core/locate';
 import type { Turn } from '../core/formats';
 import { TokenizerId, targetDatasetDiagnostics } from '../core/targets';
 
-/** Exact token count of a sample (its turns' texts) with a tokenizer; undefined where none is available. */
-export type ExactCounter = (tokenizer: Exclude<TokenizerId, 'estimate'>, texts: readonly string[]) => number | undefined;
+/**
+ * Exact token counts of samples (each given as its turns' texts) with a tokenizer.
+ * The command line hands it to token workers, so counting runs beside the parsing.
+ */
+export type ExactCounter = (tokenizer: Exclude<TokenizerId, 'estimate'>, samples: readonly (readonly string[])[]) => Promise<readonly number[]>;
+
+/** Samples are sent to the counter in batches of this many. */
+const COUNT_BATCH = 256;
 
 export interface FileLintResult {
   readonly file: string;
@@ -79,6 +85,32 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
   const stats = new FileStats();
   const tokens = new TargetTokens(options.targets, 1024);
   const tokenizers = [...new Set(options.targets.map((t) => t.tokenizer))].filter((t): t is Exclude<TokenizerId, 'estimate'> => t !== 'estimate');
+  /** Samples waiting for exact counts, and the counts per tokenizer as batches come back. */
+  const toCount: { line: number; estimate: number; texts: readonly string[]; calibrates: boolean; format: FormatId | undefined }[] = [];
+  const counted = new Map<TokenizerId, number[]>(tokenizers.map((t) => [t, []]));
+  const batches: Promise<void>[] = [];
+  let sent = 0;
+  const sendBatch = () => {
+    if (countExact === undefined || sent === toCount.length) return;
+    const from = sent;
+    const batch = toCount.slice(from).map((x) => x.texts);
+    sent = toCount.length;
+    for (const tk of tokenizers) {
+      batches.push(countExact(tk, batch).then((counts) => {
+        const into = counted.get(tk) as number[];
+        counts.forEach((n, k) => (into[from + k] = n));
+      }));
+    }
+  };
+  const addTokens = (line: number, estimate: number, exact: ((tk: TokenizerId) => number | undefined) | undefined, calibrates: boolean, text: () => string, format: FormatId | undefined) => {
+    const long = tokens.add(estimate, exact, calibrates);
+    if (long.length === 0) return;
+    const span = markerSpan(text().replace(/^\uFEFF/, ' '), false, format);
+    for (const d of long) {
+      const diag = toDiagnostic(line, { ...span, code: 'too-long', message: d.message, target: d.target }, options);
+      if (diag) lineDiagnostics.push(diag);
+    }
+  };
   const firstWithSystem = new Map<number, number>();
   const kinds = new Column(new Uint8Array(1024), (n) => new Uint8Array(n));
   const formats = new Column(new Uint8Array(1024), (n) => new Uint8Array(n));
@@ -147,25 +179,17 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
       if (options.duplicates) sample = dedupeText(t, options.dedupe.turns);
     } : undefined);
     if (a.kind === 'sample') {
-      const exact = new Map<TokenizerId, number>();
       const texts = turns?.map((t) => t.text);
       // Counted exactly: every sample that could be near a limit, and a calibration sample of the rest.
+      // Such samples wait for their counts (in the workers, beside the parsing); the others are added now.
       const sampleNo = samplesSeen++;
       const calibration = sampleNo < CALIBRATION_FIRST || sampleNo % CALIBRATION_EVERY === 0;
       const candidate = a.tokens * CANDIDATE_FACTOR > minLimit;
-      if (countExact !== undefined && texts !== undefined && (calibration || candidate || exactAll)) {
-        for (const tk of tokenizers) {
-          const n = countExact(tk, texts);
-          if (n !== undefined) exact.set(tk, n);
-        }
-      }
-      const long = tokens.add(a.tokens, (tk) => exact.get(tk), calibration || exactAll);
-      if (long.length > 0) {
-        const span = markerSpan(text.replace(/^\uFEFF/, ' '), false, a.ownFormat);
-        for (const d of long) {
-          const diag = toDiagnostic(line, { ...span, code: 'too-long', message: d.message, target: d.target }, options);
-          if (diag) lineDiagnostics.push(diag);
-        }
+      if (countExact !== undefined && texts !== undefined && tokenizers.length > 0 && (calibration || candidate || exactAll)) {
+        toCount.push({ line, estimate: a.tokens, texts, calibrates: calibration || exactAll, format: a.ownFormat });
+        if (toCount.length - sent >= COUNT_BATCH) sendBatch();
+      } else {
+        addTokens(line, a.tokens, undefined, true, () => text, a.ownFormat);
       }
     }
     stats.add(a);
@@ -207,6 +231,13 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
     }
   }
   finishLine(oversize ? undefined : Buffer.concat(pending), pendingBytes);
+  // The exact counts: the last batch, then every sample that waited for them.
+  sendBatch();
+  await Promise.all(batches);
+  toCount.forEach((x, k) => {
+    addTokens(x.line, x.estimate, (tk) => counted.get(tk)?.[k], x.calibrates, () => lineAt(x.line), x.format);
+    x.texts = [];
+  });
 
   const ctx = stats.context(options.pinnedFormat);
   const out: Diagnostic[] = lineDiagnostics;

@@ -18,7 +18,8 @@ import { fixFile, unifiedDiff, writeFixed } from './fixFile';
 import { FileLintResult, lintFile } from './lintFile';
 import { PartnerIndex, findPartner } from '../core/leakage';
 import { TARGET_IDS } from '../core/targets';
-import { countSample } from '../tokenize/counters';
+import { TokenWorker } from '../tokenize/client';
+import type { ExactTokenizerId } from '../tokenize/counters';
 
 const USAGE = `Usage: sft-studio lint [options] <files or globs...>
        sft-studio fix [--write] [--dedupe] <files or globs...>
@@ -151,7 +152,13 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
     // The targets given on the command line replace those of the settings, per-glob ones included.
     settings = { ...settings, target: values.target, targets: undefined };
   }
-  const countExact = values['estimate-tokens'] ? undefined : (tokenizer: Parameters<typeof countSample>[0], texts: readonly string[]) => countSample(tokenizer, texts);
+  // Exact counts in token workers (one per tokenizer), beside the parsing on this thread.
+  const workers = new Map<ExactTokenizerId, TokenWorker>();
+  const countExact = values['estimate-tokens'] ? undefined : async (tokenizer: ExactTokenizerId, samples: readonly (readonly string[])[]) => {
+    let w = workers.get(tokenizer);
+    if (w === undefined) workers.set(tokenizer, (w = new TokenWorker(path.join(__dirname, 'tokenWorker.js'))));
+    return (await w.count(tokenizer, samples)).counts;
+  };
   const files = await expand(positionals);
   const results: FileLintResult[] = [];
   const partners = new Map<string, PartnerIndex>();
@@ -182,6 +189,7 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
       for (const d of result.diagnostics) write(`${file}:${d.line + 1}:${d.column + 1} ${d.severity} ${d.code}${d.target !== undefined ? ` [${d.target}]` : ''} ${d.message}\n`);
     }
   }
+  await Promise.all([...workers.values()].map((w) => w.dispose()));
   if (values.format === 'text') {
     if (values.summary) {
       for (const r of results) {

@@ -74,7 +74,7 @@ describe('the command line counts long samples and a calibration sample', () => 
       const file = path.join(dir, 'data.jsonl');
       writeFileSync(file, lines.join('\n') + '\n');
       const options = { ...resolveOptions({ target: 'openai:gpt-4.1-mini', tokenLimits: { 'openai:gpt-4.1-mini': 400 } }, file).options, duplicates: false };
-      const count = (tk: Parameters<typeof countSample>[0], texts: readonly string[]) => countSample(tk, texts);
+      const count = async (tk: Parameters<typeof countSample>[0], samples: readonly (readonly string[])[]) => samples.map((texts) => countSample(tk, texts));
       const sampled = await lintFile(file, options, undefined, count);
       const all = await lintFile(file, options, undefined, count, true);
       const [s] = sampled.summary.targets;
