@@ -215,10 +215,15 @@ export function toDiagnostic(line: number, d: LineDiagnostic, options: LintOptio
 
 function withSeverity(line: number, d: LineDiagnostic, severity: Severity | undefined, related?: readonly RelatedLine[]): Diagnostic | undefined {
   if (severity === undefined) return undefined;
-  const out: { -readonly [K in keyof Diagnostic]: Diagnostic[K] } = { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message };
-  if (related !== undefined) out.related = related;
-  if (d.target !== undefined) out.target = d.target;
-  return out;
+  // Literal shapes only (no properties added later): these objects are made by the hundred thousand.
+  if (d.target === undefined) {
+    return related === undefined
+      ? { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message }
+      : { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message, related };
+  }
+  return related === undefined
+    ? { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message, target: d.target }
+    : { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message, related, target: d.target };
 }
 
 export function bomDiagnostic(): LineDiagnostic {
@@ -687,7 +692,12 @@ export class DatasetDocument {
       if (r.kind === 'sample') {
         currentId = this.ids[i] as number;
         const long = tokens.add(r.tokens, exactOf);
-        for (const d of long) push(i, { ...this.cachedSpans(i, r).marker(), code: 'too-long', message: d.message, target: d.target });
+        if (long.length > 0) {
+          for (let k = 0; k < long.length; k++) {
+            const d = long[k] as { message: string; target: string };
+            push(i, { ...this.cachedSpans(i, r).marker(), code: 'too-long', message: d.message, target: d.target });
+          }
+        }
         if (this.clustered.size > 0 && this.clustered.has(this.ids[i] as number)) {
           const dups = this.duplicateDiagnostics(i, r, severity, memberLines);
           for (let k = 0; k < dups.length; k++) out.push(dups[k] as Diagnostic);

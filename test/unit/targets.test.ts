@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DatasetDocument, Diagnostic } from '../../src/core/document';
 import { resolveOptions } from '../../src/core/options';
-import { TARGETS, findTarget } from '../../src/core/targets';
+import { TARGETS, distribution, findTarget } from '../../src/core/targets';
 import { covered, lint, openai, vertex } from './helpers';
 
 const OPENAI = { target: 'openai:gpt-4.1-mini' };
@@ -230,4 +230,18 @@ describe('a valid file for every target gives no diagnostic', () => {
       assert.deepEqual(lint(validation.join('\n') + '\n', { target: t.id, duplicates: { enabled: false } }, '/w/validation.jsonl'), [], 'validation file at the limit');
     });
   }
+});
+
+describe('token distribution', () => {
+  test('min, quartiles and max equal those of a sort, by histogram and by selection', () => {
+    for (const n of [1, 2, 5, 100, 1001]) {
+      const values = Uint32Array.from({ length: n }, (_, i) => ((i * 7919) % (n * 3)) + 5);
+      const sorted = [...values].sort((a, b) => a - b);
+      const at = (p: number) => sorted[Math.min(n - 1, Math.floor(p * (n - 1) + 0.5))];
+      assert.deepEqual(distribution(values.slice()), { min: sorted[0], q1: at(0.25), median: at(0.5), q3: at(0.75), max: sorted[n - 1] }, `n = ${n}`);
+    }
+    // Values too spread for a histogram: selection.
+    assert.deepEqual(distribution(Uint32Array.from([1, 5, 9_000_000, 7, 3])), { min: 1, q1: 3, median: 5, q3: 7, max: 9_000_000 });
+    assert.equal(distribution(new Uint32Array(0)), undefined);
+  });
 });
