@@ -18,7 +18,11 @@ import {
 } from 'vscode-languageserver-protocol/node';
 import { lintFile } from '../src/cli/lintFile';
 import { DatasetDocument } from '../src/core/document';
-import { DEFAULT_OPTIONS } from '../src/core/options';
+import { DEFAULT_OPTIONS, resolveOptions } from '../src/core/options';
+import type { countSample } from '../src/tokenize/counters';
+import { TokenWorker } from '../src/tokenize/client';
+import { ConfigurationRequest } from 'vscode-languageserver-protocol/node';
+import { DatasetSummaryNotification } from '../src/shared/protocol';
 import { runDedupeBench } from './dedupe';
 import { rng, writeDataset } from './generate';
 import { runHardSamplesBench } from './hardSamples';
@@ -104,6 +108,10 @@ async function main(): Promise<void> {
   }
   const size = statSync(FILE).size;
   process.stdout.write(`dataset: ${LINES.toLocaleString('en-US')} lines, ${mb(size)}; best of ${REPEAT} runs; node ${process.version}\n\n`);
+  if (process.env.BENCH_ONLY === 'targets') {
+    await targetsBench(readFileSync(FILE, 'utf8'));
+    return;
+  }
 
   // 1. Full lint vs. bare JSON.parse.
   const base = await best(() => baselineParse(FILE));
@@ -155,7 +163,84 @@ async function main(): Promise<void> {
   process.stdout.write(`   text + per-line analyses after a full lint  ${mb(held)}  (${(held / size).toFixed(2)}× the file; target < 3×)\n\n`);
 
   if (process.env.BENCH_SKIP_HARD !== '1') runHardSamplesBench(fullText, REPEAT);
+  await targetsBench(fullText);
+
   if (process.env.BENCH_SKIP_DEDUPE !== '1') await runDedupeBench(FILE);
+}
+
+/**
+ * 4. Targets with exact token counts (Gemma 3 vocabulary for Vertex AI Gemini,
+ * o200k_base for OpenAI) against the same lint without a target.
+ */
+async function targetsBench(text: string): Promise<void> {
+  const targets = 'vertex:gemini-2.5-flash,openai:gpt-4.1-mini';
+  const plain = { ...DEFAULT_OPTIONS, duplicates: false };
+  const withTargets = { ...resolveOptions({ target: targets }, FILE).options, duplicates: false };
+  // As the command line does: one token worker per tokenizer, counting beside the parsing.
+  const workers = new Map<string, TokenWorker>();
+  const exact = async (tk: Parameters<typeof countSample>[0], samples: readonly (readonly string[])[]) => {
+    let w = workers.get(tk);
+    if (w === undefined) workers.set(tk, (w = new TokenWorker(path.join(ROOT, 'dist', 'tokenWorker.js'))));
+    return (await w.count(tk, samples)).counts;
+  };
+  const base = await best(() => lintFile(FILE, plain));
+  let firstRun = 0;
+  const t = performance.now();
+  await lintFile(FILE, withTargets, undefined, exact);
+  firstRun = performance.now() - t;
+  let summary = '';
+  const counted = await best(async () => {
+    const r = await lintFile(FILE, withTargets, undefined, exact);
+    summary = r.summary.targets.map((x) => `${x.target} ${x.tokens.toLocaleString('en-US')} tokens, ${x.counted.toLocaleString('en-US')} samples counted`).join('; ');
+  });
+  // Every sample counted (one run, only with BENCH_EXACT_ALL=1: it tokenizes 100,000 samples twice, minutes).
+  let countedAll: number | undefined;
+  let all = '';
+  if (process.env.BENCH_EXACT_ALL === '1') {
+    const t1 = performance.now();
+    const r = await lintFile(FILE, withTargets, undefined, exact, true);
+    countedAll = performance.now() - t1;
+    all = r.summary.targets.map((x) => `${x.target} ${x.tokens.toLocaleString('en-US')} tokens`).join('; ');
+  }
+  const estimated = await best(() => lintFile(FILE, withTargets));
+  await Promise.all([...workers.values()].map((w) => w.dispose()));
+  process.stdout.write(`4. targets (${targets}), CLI --no-duplicates\n`);
+  process.stdout.write(`   baseline: lint without a target             ${ms(base)}\n`);
+  process.stdout.write(`   with the targets, estimated counts         ${ms(estimated)}  ratio ${(estimated / base).toFixed(2)}×\n`);
+  process.stdout.write(`   with the targets, exact counts (CLI: long samples + calibration, in token workers) ${ms(counted)}  ratio ${(counted / base).toFixed(2)}× (target ≤ 2×); first run, starting the workers and loading the vocabularies: ${ms(firstRun)}\n`);
+  process.stdout.write(`      ${summary}\n`);
+  if (countedAll !== undefined) {
+    process.stdout.write(`   every sample counted exactly (one run)     ${ms(countedAll)}  ratio ${(countedAll / base).toFixed(2)}×\n`);
+    process.stdout.write(`      ${all}\n`);
+  }
+  // The editor: the first publish (estimates), then the corrections as the token worker counts batches of samples.
+  const rt = await serverExactRoundTrip(text, targets, 10_000);
+  process.stdout.write(`   language server: open → first publish ${ms(rt.first)} (estimates); → first ${rt.samples.toLocaleString('en-US')} samples counted exactly for both targets in the token worker ${ms(rt.exact)}`);
+  process.stdout.write(` (${Math.round(rt.samples / ((rt.exact - rt.first) / 1000)).toLocaleString('en-US')} samples/s for both tokenizers; edits stay served meanwhile)\n\n`);
+}
+
+async function serverExactRoundTrip(text: string, target: string, samples: number): Promise<{ first: number; exact: number; samples: number }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'server.js'), '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const conn = createProtocolConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+  const settings = { target, duplicates: { enabled: false } };
+  conn.onRequest(ConfigurationRequest.type, (p) => p.items.map(() => settings));
+  let onFirst: (() => void) | undefined;
+  let onExact: (() => void) | undefined;
+  conn.onNotification(PublishDiagnosticsNotification.type, () => onFirst?.());
+  conn.onNotification(DatasetSummaryNotification, (s) => {
+    if (s.targets.length > 0 && s.targets.every((x) => x.counted >= samples)) onExact?.();
+  });
+  conn.listen();
+  await conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: null, workspaceFolders: null, capabilities: { workspace: { configuration: true } } });
+  await conn.sendNotification(InitializedNotification.type, {});
+  const first = new Promise<number>((resolve) => (onFirst = () => resolve(performance.now())));
+  const exact = new Promise<number>((resolve) => (onExact = () => resolve(performance.now())));
+  const t = performance.now();
+  await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: 'file:///bench/targets.jsonl', languageId: 'jsonl', version: 1, text } });
+  const [a, b] = await Promise.all([first, exact]);
+  conn.dispose();
+  child.kill();
+  return { first: a - t, exact: b - t, samples };
 }
 
 main().catch((err: unknown) => {

@@ -8,13 +8,24 @@ import { closeSync, createReadStream, openSync, promises as fs, readSync } from 
 import { isUtf8 } from 'node:buffer';
 import { LineAnalysis, analyzeLine } from '../core/analyze';
 import {
-  Diagnostic, FileContext, FileStats, LintSummary, blankLineDiagnostic, bomDiagnostic, contextDiagnostics, duplicateDiagnostic, spansFromText, crlfDiagnostic, summarize, toDiagnostic,
+  Diagnostic, FileContext, FileStats, LintSummary, TargetTokens, blankLineDiagnostic, bomDiagnostic, contextDiagnostics, duplicateDiagnostic, spansFromText, crlfDiagnostic, summarize, toDiagnostic,
 } from '../core/document';
 import type { LintOptions } from '../core/options';
 import { Cluster, DedupeText, DuplicateIndex, dedupeText, dedupeTextOfLine } from '../core/dedupe';
 import { FORMATS, FORMAT_ORDER, FormatId } from '../core/formats';
 import { PartnerIndex, leakageDiagnostic } from '../core/leakage';
 import { Locator, Span } from '../core/locate';
+import type { Turn } from '../core/formats';
+import { TokenizerId, targetDatasetDiagnostics } from '../core/targets';
+
+/**
+ * Exact token counts of samples (each given as its turns' texts) with a tokenizer.
+ * The command line hands it to token workers, so counting runs beside the parsing.
+ */
+export type ExactCounter = (tokenizer: Exclude<TokenizerId, 'estimate'>, samples: readonly (readonly string[])[]) => Promise<readonly number[]>;
+
+/** Samples are sent to the counter in batches of this many. */
+const COUNT_BATCH = 256;
 
 export interface FileLintResult {
   readonly file: string;
@@ -44,7 +55,7 @@ const KIND_BLANK = 0, KIND_INVALID = 1, KIND_SAMPLE = 2;
 
 /** What the file's counts learn from a line too large to read. */
 const OVERSIZE: LineAnalysis = {
-  kind: 'invalid', ownFormat: undefined, checkedAs: undefined, diagnostics: [], system: undefined, markerKey: undefined, turns: 0, chars: 0, tokens: 0,
+  kind: 'invalid', ownFormat: undefined, checkedAs: undefined, diagnostics: [], system: undefined, markerKey: undefined, turns: 0, chars: 0, tokens: 0, bytes: 0,
 };
 const NO_FORMAT = 255;
 
@@ -56,8 +67,50 @@ async function readLineAt(handle: fs.FileHandle, offset: number, length: number)
   return text;
 }
 
-export async function lintFile(file: string, options: LintOptions, partner?: PartnerIndex): Promise<FileLintResult> {
+/**
+ * Which samples the command line counts with a tokenizer (tokenizing a sample
+ * costs tens of times parsing it): every sample whose estimate is over a quarter
+ * of the smallest limit (so no sample over a limit is missed: the estimate is
+ * off by far less than 4× for any text but long runs of emoji), and the first
+ * 100 samples and every 500th, whose counts calibrate the estimates of the
+ * others for the totals. `exactAll` counts every sample.
+ */
+const CANDIDATE_FACTOR = 4;
+const CALIBRATION_FIRST = 100;
+const CALIBRATION_EVERY = 500;
+
+export async function lintFile(file: string, options: LintOptions, partner?: PartnerIndex, countExact?: ExactCounter, exactAll = false): Promise<FileLintResult> {
+  let samplesSeen = 0;
+  const minLimit = Math.min(...options.targets.map((t) => t.tokenLimit));
   const stats = new FileStats();
+  const tokens = new TargetTokens(options.targets, 1024);
+  const tokenizers = [...new Set(options.targets.map((t) => t.tokenizer))].filter((t): t is Exclude<TokenizerId, 'estimate'> => t !== 'estimate');
+  /** Samples waiting for exact counts, and the counts per tokenizer as batches come back. */
+  const toCount: { line: number; estimate: number; texts: readonly string[]; calibrates: boolean; format: FormatId | undefined }[] = [];
+  const counted = new Map<TokenizerId, number[]>(tokenizers.map((t) => [t, []]));
+  const batches: Promise<void>[] = [];
+  let sent = 0;
+  const sendBatch = () => {
+    if (countExact === undefined || sent === toCount.length) return;
+    const from = sent;
+    const batch = toCount.slice(from).map((x) => x.texts);
+    sent = toCount.length;
+    for (const tk of tokenizers) {
+      batches.push(countExact(tk, batch).then((counts) => {
+        const into = counted.get(tk) as number[];
+        counts.forEach((n, k) => (into[from + k] = n));
+      }));
+    }
+  };
+  const addTokens = (line: number, estimate: number, exact: ((tk: TokenizerId) => number | undefined) | undefined, calibrates: boolean, text: () => string, format: FormatId | undefined) => {
+    const long = tokens.add(estimate, exact, calibrates);
+    if (long.length === 0) return;
+    const span = markerSpan(text().replace(/^\uFEFF/, ' '), false, format);
+    for (const d of long) {
+      const diag = toDiagnostic(line, { ...span, code: 'too-long', message: d.message, target: d.target }, options);
+      if (diag) lineDiagnostics.push(diag);
+    }
+  };
   const firstWithSystem = new Map<number, number>();
   const kinds = new Column(new Uint8Array(1024), (n) => new Uint8Array(n));
   const formats = new Column(new Uint8Array(1024), (n) => new Uint8Array(n));
@@ -120,7 +173,25 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
       if (d) lineDiagnostics.push(d);
     }
     let sample: DedupeText | undefined;
-    const a = analyzeLine(text, options, undefined, options.duplicates ? (turns) => (sample = dedupeText(turns, options.dedupe.turns)) : undefined);
+    let turns: readonly Turn[] | undefined;
+    const a = analyzeLine(text, options, undefined, options.duplicates || tokenizers.length > 0 ? (t) => {
+      turns = t;
+      if (options.duplicates) sample = dedupeText(t, options.dedupe.turns);
+    } : undefined);
+    if (a.kind === 'sample') {
+      const texts = turns?.map((t) => t.text);
+      // Counted exactly: every sample that could be near a limit, and a calibration sample of the rest.
+      // Such samples wait for their counts (in the workers, beside the parsing); the others are added now.
+      const sampleNo = samplesSeen++;
+      const calibration = sampleNo < CALIBRATION_FIRST || sampleNo % CALIBRATION_EVERY === 0;
+      const candidate = a.tokens * CANDIDATE_FACTOR > minLimit;
+      if (countExact !== undefined && texts !== undefined && tokenizers.length > 0 && (calibration || candidate || exactAll)) {
+        toCount.push({ line, estimate: a.tokens, texts, calibrates: calibration || exactAll, format: a.ownFormat });
+        if (toCount.length - sent >= COUNT_BATCH) sendBatch();
+      } else {
+        addTokens(line, a.tokens, undefined, true, () => text, a.ownFormat);
+      }
+    }
     stats.add(a);
     if (sample !== undefined) dup.set(line, sample);
     kinds.push(a.kind === 'blank' ? KIND_BLANK : a.kind === 'invalid' ? KIND_INVALID : KIND_SAMPLE);
@@ -160,6 +231,13 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
     }
   }
   finishLine(oversize ? undefined : Buffer.concat(pending), pendingBytes);
+  // The exact counts: the last batch, then every sample that waited for them.
+  sendBatch();
+  await Promise.all(batches);
+  toCount.forEach((x, k) => {
+    addTokens(x.line, x.estimate, (tk) => counted.get(tk)?.[k], x.calibrates, () => lineAt(x.line), x.format);
+    x.texts = [];
+  });
 
   const ctx = stats.context(options.pinnedFormat);
   const out: Diagnostic[] = lineDiagnostics;
@@ -219,6 +297,13 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
         if (d !== undefined) add(i, d.diagnostic, d.related);
       }
     }
+    if (options.targets.length > 0 && lineNo > 0) {
+      const first = lineAt(0, MARKER_WINDOW);
+      const fmt0 = formats.get(0);
+      const span = kinds.get(0) === KIND_SAMPLE ? markerSpan(first, lengths.get(0) > MARKER_WINDOW, fmt0 === NO_FORMAT ? undefined : FORMAT_ORDER[fmt0]) : { start: 0, end: Math.min(1, first.length) };
+      const facts = { samples: stats.samples, bytes: Math.max(0, position - 1), format: ctx.format, formatLabel: ctx.format !== undefined ? FORMATS[ctx.format].label : 'unknown format', split: options.split };
+      for (const d of targetDatasetDiagnostics(facts, options.targets, span)) add(0, d);
+    }
     if (firstCrlf >= 0) {
       const skip = firstCrlf === 0 && bom ? 3 : 0;
       const len = await lineLength(handle, offsets.get(firstCrlf) + skip, lengths.get(firstCrlf) - 1 - skip);
@@ -229,7 +314,7 @@ export async function lintFile(file: string, options: LintOptions, partner?: Par
     closeSync(fd);
   }
   out.sort((x, y) => x.line - y.line || x.column - y.column);
-  return { file, diagnostics: out, summary: summarize(ctx, stats.samples, out), context: ctx };
+  return { file, diagnostics: out, summary: summarize(ctx, stats.samples, out, tokens), context: ctx };
 }
 
 /** Length in UTF-16 units of a line known by its byte range (for ranges at a line's end). */

@@ -18,6 +18,9 @@ import { fixFile, unifiedDiff, writeFixed } from './fixFile';
 import { FileLintResult, lintFile } from './lintFile';
 import { PartnerIndex, findPartner } from '../core/leakage';
 import { TuneUsageError, runTune } from './tune';
+import { TARGET_IDS } from '../core/targets';
+import { TokenWorker } from '../tokenize/client';
+import type { ExactTokenizerId } from '../tokenize/counters';
 
 const USAGE = `Usage: sft-studio lint [options] <files or globs...>
        sft-studio fix [--write] [--dedupe] <files or globs...>
@@ -30,7 +33,11 @@ roles, empty turns, system instructions, sample length, line endings.
 Options:
   --format text|json        output format (default: text)
   --summary                 also print each file's format and sample count
-  --target-model NAME       model whose token limit applies (default: gemini-2.5-flash)
+  --target LIST             check against these targets, comma-separated, e.g.
+                            vertex:gemini-2.5-flash,openai:gpt-4.1-mini (known: ${TARGET_IDS.join(', ')};
+                            or local:MODEL); each target diagnostic names its target
+  --estimate-tokens         with --target: estimate token counts instead of counting with the target's tokenizer
+  --target-model NAME       model whose token limit applies (default: gemini-2.5-flash); superseded by --target
   --rule CODE=SEVERITY      set a rule's severity (error, warning, information, hint, off); repeatable
   --no-duplicates           skip duplicate and leakage detection (the slowest check)
   --pin-format FORMAT       check every file as this format (${FORMAT_IDS.join(', ')})
@@ -50,8 +57,11 @@ lists on stderr every line that could not be carried over whole (such lines are
 copied as they are). It never writes over the source; --force replaces OUT.
 
 Exit status (lint): 0 when no error was found, 1 when at least one error was, 2 on bad usage or unreadable input.
-JSON output: an array of {file, line, column, endLine, endColumn, severity, code, message, related?},
-1-based lines and columns; with --summary, {"diagnostics": [...], "files": [{file, format, samples, errors, warnings, infos}]}.`;
+JSON output: an array of {file, line, column, endLine, endColumn, severity, code, message, target?, related?},
+1-based lines and columns; with --summary, {"diagnostics": [...], "files": [{file, format, samples, errors, warnings, infos, targets}]},
+targets being [{target, tokens, exact, counted, epochs, trainedTokens, costUsd, tokenLimit, overLimit}]. With --target,
+the samples whose estimate is over a quarter of a limit are counted with the target's tokenizer, and so are the first
+100 samples and every 500th, which calibrate the estimates of the others for the totals.`;
 
 export interface JsonDiagnostic {
   file: string;
@@ -62,6 +72,7 @@ export interface JsonDiagnostic {
   severity: Diagnostic['severity'];
   code: string;
   message: string;
+  target?: string;
   related?: { file: string; line: number; message: string }[];
 }
 
@@ -69,6 +80,7 @@ export function toJson(file: string, d: Diagnostic): JsonDiagnostic {
   const out: JsonDiagnostic = {
     file, line: d.line + 1, column: d.column + 1, endLine: d.endLine + 1, endColumn: d.endColumn + 1, severity: d.severity, code: d.code, message: d.message,
   };
+  if (d.target !== undefined) out.target = d.target;
   if (d.related && d.related.length > 0) out.related = d.related.map((r) => ({ file: r.file ?? file, line: r.line + 1, message: r.message }));
   return out;
 }
@@ -83,7 +95,7 @@ function readSettingsFile(file: string): RawSettings {
   const obj = value as Record<string, unknown>;
   const nested = typeof obj.sftStudio === 'object' && obj.sftStudio !== null ? (obj.sftStudio as Record<string, unknown>) : {};
   const pick = (k: keyof RawSettings) => obj[`sftStudio.${k}`] ?? nested[k];
-  return { rules: pick('rules'), formats: pick('formats'), targetModel: pick('targetModel'), tokenLimits: pick('tokenLimits'), maxLineLength: pick('maxLineLength'), duplicates: pick('duplicates'), datasetPairs: pick('datasetPairs') };
+  return { rules: pick('rules'), formats: pick('formats'), targetModel: pick('targetModel'), tokenLimits: pick('tokenLimits'), maxLineLength: pick('maxLineLength'), duplicates: pick('duplicates'), datasetPairs: pick('datasetPairs'), target: pick('target'), targets: pick('targets'), epochs: pick('epochs'), prices: pick('prices') };
 }
 
 async function expand(patterns: string[]): Promise<string[]> {
@@ -108,6 +120,8 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
       format: { type: 'string', default: 'text' },
       summary: { type: 'boolean', default: false },
       'target-model': { type: 'string' },
+      target: { type: 'string' },
+      'estimate-tokens': { type: 'boolean', default: false },
       rule: { type: 'string', multiple: true },
       'pin-format': { type: 'string' },
       'no-duplicates': { type: 'boolean', default: false },
@@ -135,6 +149,18 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
   const pin = values['pin-format'];
   if (pin !== undefined && !isFormatId(pin)) throw new UsageError(`--pin-format must be one of ${FORMAT_IDS.join(', ')}`);
   settings = { ...settings, rules, ...(values['target-model'] !== undefined ? { targetModel: values['target-model'] } : {}) };
+  if (values.target !== undefined) {
+    if (values.target.trim() === '') throw new UsageError(`--target needs a target, e.g. ${TARGET_IDS.slice(0, 2).join(',')}`);
+    // The targets given on the command line replace those of the settings, per-glob ones included.
+    settings = { ...settings, target: values.target, targets: undefined };
+  }
+  // Exact counts in token workers (one per tokenizer), beside the parsing on this thread.
+  const workers = new Map<ExactTokenizerId, TokenWorker>();
+  const countExact = values['estimate-tokens'] ? undefined : async (tokenizer: ExactTokenizerId, samples: readonly (readonly string[])[]) => {
+    let w = workers.get(tokenizer);
+    if (w === undefined) workers.set(tokenizer, (w = new TokenWorker(path.join(__dirname, 'tokenWorker.js'))));
+    return (await w.count(tokenizer, samples)).counts;
+  };
   const files = await expand(positionals);
   const results: FileLintResult[] = [];
   const partners = new Map<string, PartnerIndex>();
@@ -142,7 +168,10 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
   for (const file of files) {
     const resolved = resolveOptions(settings, path.resolve(file));
     let options = resolved.options;
-    for (const p of resolved.problems) process.stderr.write(`sft-studio: setting ${p.setting}: ${p.message}\n`);
+    for (const p of resolved.problems) {
+      if (p.setting === 'target' && values.target !== undefined) throw new UsageError(`--target: ${p.message}`);
+      process.stderr.write(`sft-studio: setting ${p.setting}: ${p.message}\n`);
+    }
     // The other split (validation for training, and back), for leakage; shown relative like the files given.
     if (values['no-duplicates']) options = { ...options, duplicates: false };
     const partnerPath = !options.duplicates ? undefined : findPartner(path.resolve(file), options.pairs, process.cwd(), existsSync);
@@ -155,25 +184,33 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
         partners.set(shown, (partner = new PartnerIndex(shown, lines, options.dedupe)));
       }
     }
-    const result = await lintFile(file, pin !== undefined ? { ...options, pinnedFormat: pin } : options, partner);
+    const result = await lintFile(file, pin !== undefined ? { ...options, pinnedFormat: pin } : options, partner, countExact);
     errors += result.summary.errors;
     results.push(result);
     if (values.format === 'text') {
-      for (const d of result.diagnostics) write(`${file}:${d.line + 1}:${d.column + 1} ${d.severity} ${d.code} ${d.message}\n`);
+      for (const d of result.diagnostics) write(`${file}:${d.line + 1}:${d.column + 1} ${d.severity} ${d.code}${d.target !== undefined ? ` [${d.target}]` : ''} ${d.message}\n`);
     }
   }
+  await Promise.all([...workers.values()].map((w) => w.dispose()));
   if (values.format === 'text') {
     if (values.summary) {
       for (const r of results) {
         const s = r.summary;
         const n = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
         write(`${r.file}: ${s.formatLabel}${s.format ? ` (${s.format}${s.formatSource === 'pinned' ? ', pinned' : ''})` : ''}, ${n(s.samples, 'sample')}, ${n(s.errors, 'error')}, ${n(s.warnings, 'warning')}, ${n(s.infos, 'info')}\n`);
+        for (const t of s.targets) {
+          const cost = t.costUsd === null ? ', no published price' : t.costUsd < 0.01 ? ', under $0.01' : `, about $${t.costUsd.toFixed(2)}`;
+          write(`${r.file}: [${t.target}] ${t.tokens.toLocaleString('en-US')} tokens (${t.exact ? 'counted' : t.counted > 0 ? `${t.counted.toLocaleString('en-US')} samples counted, the others estimated and calibrated` : 'estimated'}) x ${t.epochs} epochs = ${t.trainedTokens.toLocaleString('en-US')} trained tokens${cost}; ${t.tokenLimit !== null ? `${n(t.overLimit, 'sample')} over the ${t.tokenLimit.toLocaleString('en-US')}-token limit` : 'no token limit known'}\n`);
+        }
       }
     }
   } else {
     const diagnostics = results.flatMap((r) => r.diagnostics.map((d) => toJson(r.file, d)));
     const out = values.summary
-      ? { diagnostics, files: results.map((r) => ({ file: r.file, format: r.summary.format ?? null, samples: r.summary.samples, errors: r.summary.errors, warnings: r.summary.warnings, infos: r.summary.infos })) }
+      ? { diagnostics, files: results.map((r) => ({
+        file: r.file, format: r.summary.format ?? null, samples: r.summary.samples, errors: r.summary.errors, warnings: r.summary.warnings, infos: r.summary.infos,
+        targets: r.summary.targets.map((t) => ({ target: t.target, tokens: t.tokens, exact: t.exact, counted: t.counted, epochs: t.epochs, trainedTokens: t.trainedTokens, costUsd: t.costUsd, tokenLimit: t.tokenLimit, overLimit: t.overLimit })),
+      })) }
       : diagnostics;
     write(JSON.stringify(out, null, 2) + '\n');
   }

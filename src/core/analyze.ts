@@ -9,10 +9,13 @@ import type { LintOptions } from './options';
 import type { RuleId } from './rules';
 import { schemaProblems } from './schemas';
 import { estimateSampleTokens } from './tokens';
+import { targetSampleDiagnostics } from './targets';
 
 export interface LineDiagnostic extends Span {
   readonly code: RuleId;
   readonly message: string;
+  /** The target ("provider:model") whose documented rules this comes from; none for format rules. */
+  readonly target?: string;
 }
 
 export type LineKind = 'blank' | 'invalid' | 'sample';
@@ -38,7 +41,10 @@ export interface LineAnalysis {
   readonly markerKey: string | undefined;
   readonly turns: number;
   readonly chars: number;
+  /** Estimated tokens (see tokens.ts); exact counts arrive later from a tokenizer. */
   readonly tokens: number;
+  /** UTF-8 bytes of the line, for the file-size rule. */
+  readonly bytes: number;
 }
 
 const NO_DIAGNOSTICS: readonly LineDiagnostic[] = Object.freeze([]);
@@ -67,11 +73,11 @@ export function isBlank(text: string): boolean {
 
 const BLANK: LineAnalysis = Object.freeze({
   kind: 'blank', ownFormat: undefined, checkedAs: undefined,
-  diagnostics: Object.freeze([]), system: undefined, markerKey: undefined, turns: 0, chars: 0, tokens: 0,
+  diagnostics: Object.freeze([]), system: undefined, markerKey: undefined, turns: 0, chars: 0, tokens: 0, bytes: 0,
 });
 
-const invalid = (diagnostics: LineDiagnostic[], chars: number): LineAnalysis => ({
-  kind: 'invalid', ownFormat: undefined, checkedAs: undefined, diagnostics, system: undefined, markerKey: undefined, turns: 0, chars, tokens: 0,
+const invalid = (diagnostics: LineDiagnostic[], text: string): LineAnalysis => ({
+  kind: 'invalid', ownFormat: undefined, checkedAs: undefined, diagnostics, system: undefined, markerKey: undefined, turns: 0, chars: text.length, tokens: 0, bytes: Buffer.byteLength(text),
 });
 
 function roleSuggestion(format: FormatId, role: string): string {
@@ -171,7 +177,7 @@ function conventionDiagnostics(format: FormatId, turns: readonly Turn[], loc: Lo
 function lineTooLarge(text: string, options: LintOptions): LineAnalysis {
   const mb = (text.length / (1024 * 1024)).toFixed(1);
   const limit = (options.maxLineLength / (1024 * 1024)).toFixed(0);
-  return invalid([{ start: 0, end: Math.min(text.length, 1), code: 'line-too-large', message: `this line is ${mb} MB, over the ${limit} MB limit for one sample: it was not checked` }], text.length);
+  return invalid([{ start: 0, end: Math.min(text.length, 1), code: 'line-too-large', message: `this line is ${mb} MB, over the ${limit} MB limit for one sample: it was not checked` }], text);
 }
 
 /**
@@ -192,11 +198,11 @@ export function analyzeLine(
     value = JSON.parse(body);
   } catch (err) {
     const e = describeSyntaxError(body, err instanceof Error ? err.message : String(err));
-    return invalid([{ start: e.start, end: e.end, code: 'invalid-json', message: e.message }], text.length);
+    return invalid([{ start: e.start, end: e.end, code: 'invalid-json', message: e.message }], text);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     const what = Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`;
-    return invalid([{ start: 0, end: text.length, code: 'not-an-object', message: `a sample must be a JSON object, not ${what}` }], text.length);
+    return invalid([{ start: 0, end: text.length, code: 'not-an-object', message: `a sample must be a JSON object, not ${what}` }], text);
   }
   const obj = value as Record<string, unknown>;
   const loc = new Locator(body);
@@ -208,7 +214,7 @@ export function analyzeLine(
       ...loc.firstKey(), code: 'unknown-format',
       message: 'this sample matches no known format: expected `contents` (Vertex AI Gemini), `messages` (OpenAI chat), `conversations` (ShareGPT), `conversation` (role/message), `instruction`/`output` (Alpaca) or `prompt`/`completion`',
     });
-    return { kind: 'sample', ownFormat, checkedAs: undefined, diagnostics, system: undefined, markerKey: undefined, turns: 0, chars: text.length, tokens: 0 };
+    return { kind: 'sample', ownFormat, checkedAs: undefined, diagnostics, system: undefined, markerKey: undefined, turns: 0, chars: text.length, tokens: 0, bytes: Buffer.byteLength(text) };
   }
   for (const p of schemaProblems(format, obj)) {
     diagnostics.push({ ...loc.valueOrKey(p.path), code: 'schema', message: p.message });
@@ -217,7 +223,10 @@ export function analyzeLine(
   if (onTurns !== undefined && ownFormat !== undefined) onTurns(turns);
   conventionDiagnostics(format, turns, loc, diagnostics);
   const tokens = estimateSampleTokens(turns.map((t) => t.text));
-  if (tokens > options.tokenLimit) {
+  if (options.targets.length > 0) {
+    for (const d of targetSampleDiagnostics(format, obj, turns, loc, body, options.targets)) diagnostics.push(d);
+  } else if (tokens > options.tokenLimit) {
+    // No target chosen: the token limit of `targetModel` (targets check their own limit, with exact counts, in the document).
     diagnostics.push({
       ...loc.firstKey(), code: 'too-long',
       message: `about ${tokens.toLocaleString('en-US')} tokens (estimated), over the ${options.tokenLimit.toLocaleString('en-US')}-token limit of ${options.targetModel} for one training example`,
@@ -240,6 +249,7 @@ export function analyzeLine(
     turns: turns.length,
     chars: text.length,
     tokens,
+    bytes: Buffer.byteLength(text),
   };
 }
 

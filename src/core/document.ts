@@ -11,6 +11,7 @@ import { Partner, leakageDiagnostic } from './leakage';
 import { Locator, Span } from './locate';
 import { LintOptions, effectiveSeverity } from './options';
 import { RULE_IDS, RuleId, Severity } from './rules';
+import { ResolvedTarget, TargetSummary, TokenDistribution, TokenizerId, costOf, distribution, targetDatasetDiagnostics, tooLongMessage } from './targets';
 
 export interface RelatedLine {
   /** 0-based line in the same file unless `file` is given. */
@@ -29,6 +30,8 @@ export interface Diagnostic {
   readonly code: RuleId;
   readonly message: string;
   readonly related?: readonly RelatedLine[];
+  /** The target ("provider:model") this diagnostic is for; none for the format rules. */
+  readonly target?: string;
 }
 
 export type FormatSource = 'pinned' | 'detected' | 'none';
@@ -51,6 +54,10 @@ export interface LintSummary {
   readonly errors: number;
   readonly warnings: number;
   readonly infos: number;
+  /** Per target: tokens, trained tokens, cost, samples over the limit (empty when no target is chosen). */
+  readonly targets: readonly TargetSummary[];
+  /** Token lengths of the samples (the first target's counts, else estimates). */
+  readonly distribution: TokenDistribution | null;
 }
 
 /** Running counts over a file's lines; add and remove keep them exact under edits. */
@@ -59,6 +66,8 @@ export class FileStats {
   readonly systems = new Map<number, { count: number; preview: string }>();
   withSystem = 0;
   samples = 0;
+  /** UTF-8 bytes of the non-blank lines, without line breaks. */
+  bytes = 0;
 
   add(a: LineAnalysis): void {
     this.update(a, 1);
@@ -71,6 +80,7 @@ export class FileStats {
   private update(a: LineAnalysis, d: 1 | -1): void {
     if (a.kind === 'blank') return;
     this.samples += d;
+    this.bytes += d * a.bytes;
     if (a.ownFormat !== undefined) this.formatCounts.set(a.ownFormat, (this.formatCounts.get(a.ownFormat) ?? 0) + d);
     if (a.system !== undefined) {
       this.withSystem += d;
@@ -205,9 +215,15 @@ export function toDiagnostic(line: number, d: LineDiagnostic, options: LintOptio
 
 function withSeverity(line: number, d: LineDiagnostic, severity: Severity | undefined, related?: readonly RelatedLine[]): Diagnostic | undefined {
   if (severity === undefined) return undefined;
+  // Literal shapes only (no properties added later): these objects are made by the hundred thousand.
+  if (d.target === undefined) {
+    return related === undefined
+      ? { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message }
+      : { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message, related };
+  }
   return related === undefined
-    ? { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message }
-    : { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message, related };
+    ? { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message, target: d.target }
+    : { line, column: d.start, endLine: line, endColumn: d.end, severity, code: d.code, message: d.message, related, target: d.target };
 }
 
 export function bomDiagnostic(): LineDiagnostic {
@@ -232,15 +248,129 @@ export function countSeverities(diagnostics: readonly Diagnostic[]): { errors: n
   return { errors, warnings, infos };
 }
 
-export function summarize(ctx: FileContext, samples: number, diagnostics: readonly Diagnostic[]): LintSummary {
+export function summarize(ctx: FileContext, samples: number, diagnostics: readonly Diagnostic[], tokens?: TargetTokens): LintSummary {
   return {
     format: ctx.format,
     formatLabel: ctx.format !== undefined ? FORMATS[ctx.format].label : 'unknown format',
     formatSource: ctx.source,
     samples,
     ...countSeverities(diagnostics),
+    targets: tokens?.summaries() ?? [],
+    distribution: tokens?.distribution() ?? null,
   };
 }
+
+/**
+ * Token counts of a file's samples per target, gathered as the lint passes each
+ * sample: the too-long diagnostics, the totals and the distribution. Shared by
+ * the editor and the CLI.
+ */
+export class TargetTokens {
+  /** Per target: exact counts summed, estimates of the samples not counted, and the calibration sums. */
+  private readonly exactSum: number[];
+  private readonly uncountedEstimate: number[];
+  private readonly calExact: number[];
+  private readonly calEstimate: number[];
+  private readonly counted: number[];
+  private readonly over: number[];
+  private lengths: Uint32Array;
+  private count = 0;
+  private sum = 0;
+  private sumSq = 0;
+
+  /** `buffer`: a buffer to reuse for the token lengths (the editor lints the same file again and again). */
+  constructor(readonly targets: readonly ResolvedTarget[], expected: number, buffer?: Uint32Array) {
+    this.exactSum = targets.map(() => 0);
+    this.uncountedEstimate = targets.map(() => 0);
+    this.calExact = targets.map(() => 0);
+    this.calEstimate = targets.map(() => 0);
+    this.counted = targets.map(() => 0);
+    this.over = targets.map(() => 0);
+    this.lengths = buffer !== undefined && buffer.length >= expected ? buffer : new Uint32Array(Math.max(16, expected));
+  }
+
+  /** The buffer of token lengths, to hand to the next lint. */
+  get buffer(): Uint32Array {
+    return this.lengths;
+  }
+
+  /**
+   * One sample: its estimate and, per tokenizer, its exact count when known.
+   * `calibrates`: whether its exact count may calibrate the estimates of the
+   * samples not counted (false for samples counted because they were long).
+   * Returns the too-long diagnostics (without a span: the caller places them).
+   */
+  add(estimate: number, exact: ((tokenizer: TokenizerId) => number | undefined) | undefined, calibrates = true): readonly { message: string; target: string }[] {
+    let out: { message: string; target: string }[] | undefined;
+    let first = estimate;
+    const targets = this.targets;
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[k] as ResolvedTarget;
+      const counted = t.tokenizer === 'estimate' || exact === undefined ? undefined : exact(t.tokenizer);
+      const n = counted ?? estimate;
+      if (counted === undefined) {
+        this.uncountedEstimate[k] = (this.uncountedEstimate[k] as number) + estimate;
+      } else {
+        this.exactSum[k] = (this.exactSum[k] as number) + counted;
+        this.counted[k] = (this.counted[k] as number) + 1;
+        if (calibrates) {
+          this.calExact[k] = (this.calExact[k] as number) + counted;
+          this.calEstimate[k] = (this.calEstimate[k] as number) + estimate;
+        }
+      }
+      if (k === 0) first = n;
+      if (n > t.tokenLimit) {
+        this.over[k] = (this.over[k] as number) + 1;
+        (out ??= []).push({ target: t.id, message: tooLongMessage(n, counted !== undefined ? t.tokenizer : undefined, t) });
+      }
+    }
+    if (this.count === this.lengths.length) {
+      const grown = new Uint32Array(this.lengths.length * 2);
+      grown.set(this.lengths);
+      this.lengths = grown;
+    }
+    this.lengths[this.count++] = first;
+    this.sum += first;
+    this.sumSq += first * first;
+    return out ?? NO_TOO_LONG;
+  }
+
+  summaries(): TargetSummary[] {
+    const dist = this.distribution();
+    return this.targets.map((t, k) => {
+      // Samples not counted: their estimates, scaled by what the counted ones showed the estimate to be worth.
+      const calEstimate = this.calEstimate[k] as number;
+      const ratio = calEstimate > 0 ? (this.calExact[k] as number) / calEstimate : 1;
+      const uncounted = this.uncountedEstimate[k] as number;
+      const tokens = Math.round((this.exactSum[k] as number) + ratio * uncounted);
+      const trainedTokens = tokens * t.epochs;
+      return {
+        target: t.id, label: t.label, tokens, exact: this.counted[k] === this.count, counted: this.counted[k] as number, epochs: t.epochs, trainedTokens,
+        costUsd: costOf(trainedTokens, t), tokenLimit: Number.isFinite(t.tokenLimit) ? t.tokenLimit : null, overLimit: this.over[k] as number, distribution: k === 0 ? dist : null,
+      };
+    });
+  }
+
+  private dist: TokenDistribution | null | undefined;
+
+  /** What the distribution depends on, cheaply: lengths with the same count, sum and sum of squares almost surely have the same quartiles. */
+  get key(): string {
+    return `${this.count}|${this.sum}|${this.sumSq}`;
+  }
+
+  /** Reuse the distribution of a previous lint whose key is the same (typing rarely changes a token count). */
+  reuse(previous: { key: string; dist: TokenDistribution | null } | undefined): void {
+    if (previous !== undefined && previous.key === this.key) this.dist = previous.dist;
+  }
+
+  /** Computed once (it reorders the lengths). */
+  distribution(): TokenDistribution | null {
+    if (this.dist === undefined) this.dist = distribution(this.lengths.subarray(0, this.count)) ?? null;
+    return this.dist;
+  }
+}
+
+const NO_TOO_LONG: readonly { message: string; target: string }[] = Object.freeze([]);
 
 export interface LintResult {
   readonly diagnostics: Diagnostic[];
@@ -291,6 +421,11 @@ export class DatasetDocument {
   private materialized = new WeakMap<LineAnalysis, { line: number; diagnostics: Diagnostic[] }>();
   /** A line's file-level diagnostics, reused while the line, its number and the file context stay. */
   private contextual = new WeakMap<LineAnalysis, { line: number; key: string; diagnostics: Diagnostic[] }>();
+  /** Exact token counts per tokenizer, by line id (an edited line gets a new id, so its count goes stale by itself). */
+  private readonly exact = new Map<TokenizerId, Map<number, number>>();
+  /** The token lengths of the last lint, reused as the next one's buffer. */
+  private lengthsBuffer: Uint32Array | undefined;
+  private lastDistribution: { key: string; dist: TokenDistribution | null } | undefined;
 
   constructor(text: string, private options: LintOptions, private bom = false) {
     if (text.charCodeAt(0) === 0xfeff) {
@@ -379,6 +514,37 @@ export class DatasetDocument {
 
   get partnerFile(): string | undefined {
     return this.partner?.file;
+  }
+
+  /** Record the exact token count of a sample (line id) with a tokenizer; false when the line is gone. */
+  setExactTokens(tokenizer: TokenizerId, id: number, tokens: number): boolean {
+    if (!this.lineOfIdStale && !this.lineOfId.has(id)) return false;
+    let m = this.exact.get(tokenizer);
+    if (m === undefined) this.exact.set(tokenizer, (m = new Map()));
+    m.set(id, tokens);
+    return true;
+  }
+
+  exactTokens(tokenizer: TokenizerId, line: number): number | undefined {
+    const id = this.ids[line];
+    return id !== undefined ? this.exact.get(tokenizer)?.get(id) : undefined;
+  }
+
+  /** The tokenizers of the targets that count exactly. */
+  exactTokenizers(): TokenizerId[] {
+    return [...new Set(this.options.targets.map((t) => t.tokenizer))].filter((t) => t !== 'estimate');
+  }
+
+  /** Up to `limit` sample lines not yet counted with `tokenizer`, from the top: what to send to a tokenizer next. */
+  pendingExact(tokenizer: TokenizerId, limit = Number.POSITIVE_INFINITY): { id: number; line: number }[] {
+    const out: { id: number; line: number }[] = [];
+    const m = this.exact.get(tokenizer);
+    for (let i = 0; i < this.results.length && out.length < limit; i++) {
+      if (this.results[i]?.kind !== 'sample') continue;
+      const id = this.ids[i] as number;
+      if (m?.has(id) !== true) out.push({ id, line: i });
+    }
+    return out;
   }
 
   idOfLine(line: number): number | undefined {
@@ -555,6 +721,7 @@ export class DatasetDocument {
       this.dup.delete(id);
       this.dupCache.delete(id);
       this.leakCache.delete(id);
+      for (const m of this.exact.values()) m.delete(id);
     }
   }
 
@@ -604,6 +771,11 @@ export class DatasetDocument {
     const fileSystem = ctx.system?.hash;
     // Everything a file-level message depends on, including where the usual system instruction first appears.
     const ctxKey = `${ctx.format}|${ctx.formatReason}|${fileSystem}|${ctx.system?.count}|${ctx.system?.withSystem}|${fileSystem !== undefined ? this.firstLineWithSystem(fileSystem) : ''}`;
+    const tokens = new TargetTokens(options.targets, this.stats.samples, this.lengthsBuffer);
+    const exact = this.exact;
+    // One lookup function for every line (no closure per line): it reads the id of the line at hand.
+    let currentId = 0;
+    const exactOf = exact.size === 0 ? undefined : (tk: TokenizerId) => exact.get(tk)?.get(currentId);
     for (let i = 0; i < n; i++) {
       const r = results[i] as LineAnalysis;
       if (crlfPending && (this.lines[i] as string).endsWith('\r')) {
@@ -645,6 +817,14 @@ export class DatasetDocument {
         for (let k = 0; k < c.diagnostics.length; k++) out.push(c.diagnostics[k] as Diagnostic);
       }
       if (r.kind === 'sample') {
+        currentId = this.ids[i] as number;
+        const long = tokens.add(r.tokens, exactOf);
+        if (long.length > 0) {
+          for (let k = 0; k < long.length; k++) {
+            const d = long[k] as { message: string; target: string };
+            push(i, { ...this.cachedSpans(i, r).marker(), code: 'too-long', message: d.message, target: d.target });
+          }
+        }
         if (this.clustered.size > 0 && this.clustered.has(this.ids[i] as number)) {
           const dups = this.duplicateDiagnostics(i, r, severity, memberLines);
           for (let k = 0; k < dups.length; k++) out.push(dups[k] as Diagnostic);
@@ -655,7 +835,17 @@ export class DatasetDocument {
         }
       }
     }
-    return { diagnostics: out, summary: summarize(ctx, this.stats.samples, out), context: ctx };
+    if (options.targets.length > 0) {
+      const first = results[0];
+      const span = first !== undefined && first.kind === 'sample' ? this.cachedSpans(0, first).marker() : { start: 0, end: Math.min(1, this.lineText(0).length) };
+      const facts = { samples: this.stats.samples, bytes: this.stats.bytes + (n - 1) + this.crlfCount, format: ctx.format, formatLabel: ctx.format !== undefined ? FORMATS[ctx.format].label : 'unknown format', split: options.split };
+      for (const d of targetDatasetDiagnostics(facts, options.targets, span)) push(0, d);
+    }
+    tokens.reuse(this.lastDistribution);
+    const summary = summarize(ctx, this.stats.samples, out, tokens);
+    this.lengthsBuffer = tokens.buffer;
+    this.lastDistribution = { key: tokens.key, dist: summary.distribution };
+    return { diagnostics: out, summary, context: ctx };
   }
 
   /** The full text of the system instruction most samples use, if there is one. */

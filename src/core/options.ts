@@ -3,6 +3,8 @@ import picomatch from 'picomatch';
 import { ResolvedDedupeOptions, resolveDedupeOptions } from './dedupe/options';
 import { FormatId, isFormatId } from './formats';
 import { RULES, RuleId, Severity, SeveritySetting, isRuleId, SEVERITY_SETTINGS } from './rules';
+import { ResolvedTarget, TARGET_IDS, TargetProfile, findTarget } from './targets';
+import PRICE_TABLE from '../../data/prices.json';
 
 /**
  * Maximum input + output tokens of one training example, per target model.
@@ -50,6 +52,14 @@ export interface LintOptions {
   readonly duplicates: boolean;
   /** Training file → validation file, for leakage (besides the conventional names). */
   readonly pairs: Readonly<Record<string, string>>;
+  /**
+   * The services and models the file is checked for (`sftStudio.target`, `sftStudio.targets`
+   * per glob, the CLI's --target). Empty: no target chosen; only the (estimated) token limit of
+   * the older `targetModel` setting applies, as it did before targets existed.
+   */
+  readonly targets: readonly ResolvedTarget[];
+  /** Whether the file is a training or validation split, from its name or `datasetPairs`. */
+  readonly split: 'training' | 'validation' | undefined;
 }
 
 export interface RawSettings {
@@ -60,6 +70,37 @@ export interface RawSettings {
   maxLineLength?: unknown;
   duplicates?: unknown;
   datasetPairs?: unknown;
+  /** "provider:model", or several separated by commas (the CLI's --target). */
+  target?: unknown;
+  /** Glob → "provider:model". */
+  targets?: unknown;
+  epochs?: unknown;
+  prices?: unknown;
+}
+
+/** Default epochs for the trained-token estimate when `sftStudio.epochs` is not set. */
+export const DEFAULT_EPOCHS = 3;
+
+interface PriceEntry { usdPerMillionTrainingTokens: number; source?: string }
+
+/** The price table shipped in data/prices.json. */
+export const BUILTIN_PRICES: Readonly<Record<string, PriceEntry>> = (PRICE_TABLE as { prices: Record<string, PriceEntry> }).prices;
+
+const HELDOUT = /(^|[^a-z])(validation|valid|val|eval|dev|test)([^a-z]|$)/i;
+const TRAINING = /(^|[^a-z])(train|training)([^a-z]|$)/i;
+
+/** A file's split: named in `datasetPairs` (either side), else by the conventional words in its name. */
+export function splitOf(filePath: string, pairs: Readonly<Record<string, string>>): 'training' | 'validation' | undefined {
+  const p = filePath.replace(/\\/g, '/');
+  const ends = (q: string) => p === q || p.endsWith('/' + q.replace(/\\/g, '/').replace(/^\.\//, ''));
+  for (const [train, validation] of Object.entries(pairs)) {
+    if (ends(validation)) return 'validation';
+    if (ends(train)) return 'training';
+  }
+  const base = p.slice(p.lastIndexOf('/') + 1);
+  if (HELDOUT.test(base)) return 'validation';
+  if (TRAINING.test(base)) return 'training';
+  return undefined;
 }
 
 export interface SettingsProblem {
@@ -132,7 +173,49 @@ export function resolveOptions(raw: RawSettings, filePath: string | undefined): 
     if (typeof validation === 'string' && validation.trim() !== '') pairs[train] = validation;
     else problems.push({ setting: `datasetPairs.${train}`, message: 'must be the path of the validation file' });
   }
-  return { options: { severities, pinnedFormat, targetModel, tokenLimit, maxLineLength, dedupe, duplicates, pairs }, problems };
+  const split = filePath !== undefined ? splitOf(filePath, pairs) : undefined;
+  // Targets: the CLI list or the setting, a per-glob choice over it, else the old targetModel when it names a known model.
+  let targetNames: string[] = [];
+  if (raw.target !== undefined && raw.target !== null && raw.target !== '') {
+    if (typeof raw.target === 'string') targetNames = raw.target.split(',').map((t) => t.trim()).filter((t) => t !== '');
+    else problems.push({ setting: 'target', message: `must be a target such as ${TARGET_IDS.slice(0, 3).join(', ')}` });
+  }
+  for (const [glob, t] of Object.entries(objectSetting(raw.targets, 'targets', 'globs to targets', problems) ?? {})) {
+    if (typeof t !== 'string') problems.push({ setting: `targets.${glob}`, message: 'must be a target such as vertex:gemini-2.5-flash' });
+    else if (filePath !== undefined && matchesGlob(glob, filePath)) targetNames = t.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  }
+  const profiles: TargetProfile[] = [];
+  for (const name of targetNames) {
+    const profile = findTarget(name) ?? localTarget(name, limits);
+    if (profile === undefined) problems.push({ setting: 'target', message: `unknown target "${name}"; known targets: ${TARGET_IDS.join(', ')} (or local:MODEL with its limit in tokenLimits)` });
+    else if (!profiles.some((p) => p.id === profile.id)) profiles.push(profile);
+  }
+  let epochs = DEFAULT_EPOCHS;
+  if (raw.epochs !== undefined && raw.epochs !== null) {
+    if (typeof raw.epochs === 'number' && Number.isFinite(raw.epochs) && raw.epochs > 0) epochs = raw.epochs;
+    else problems.push({ setting: 'epochs', message: 'must be a positive number' });
+  }
+  const prices: Record<string, PriceEntry> = { ...BUILTIN_PRICES };
+  for (const [id, entry] of Object.entries(objectSetting(raw.prices, 'prices', 'targets to {"usdPerMillionTrainingTokens": N}', problems) ?? {})) {
+    const n = typeof entry === 'number' ? entry : typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>).usdPerMillionTrainingTokens : undefined;
+    if (typeof n === 'number' && Number.isFinite(n) && n >= 0) prices[id] = { usdPerMillionTrainingTokens: n, source: 'the sftStudio.prices setting' };
+    else problems.push({ setting: `prices.${id}`, message: 'must be {"usdPerMillionTrainingTokens": N} or a number' });
+  }
+  const targets: ResolvedTarget[] = profiles.map((p) => {
+    const limit = limits[p.id] ?? (raw.tokenLimits !== undefined && Object.prototype.hasOwnProperty.call(raw.tokenLimits, p.model) ? limits[p.model] : undefined);
+    const price = prices[p.id];
+    return { ...p, tokenLimit: limit ?? p.maxTokensPerExample, usdPerMillion: price?.usdPerMillionTrainingTokens, priceSource: price?.source, epochs };
+  });
+  return { options: { severities, pinnedFormat, targetModel, tokenLimit, maxLineLength, dedupe, duplicates, pairs, targets, split }, problems };
+}
+
+/** A local model named by the user ("local:my-model"), whose limit is in tokenLimits. */
+function localTarget(name: string, limits: Readonly<Record<string, number>>): TargetProfile | undefined {
+  const m = /^local:(.+)$/i.exec(name.trim());
+  if (m === null) return undefined;
+  const model = (m[1] as string).trim();
+  const key = Object.keys(limits).filter((k) => model.toLowerCase().includes(k.toLowerCase())).sort((a, b) => b.length - a.length)[0];
+  return { id: `local:${model}`, provider: 'local', model, label: `local ${model}`, tokenizer: 'estimate', maxTokensPerExample: key !== undefined ? (limits[key] as number) : Number.POSITIVE_INFINITY };
 }
 
 export const DEFAULT_OPTIONS: LintOptions = resolveOptions({}, undefined).options;

@@ -34,7 +34,7 @@ export const RULES = defineRules({
   'empty-turn': { defaultSeverity: 'error', title: 'A turn is empty or only whitespace.' },
   'system-turn': { defaultSeverity: 'error', title: 'A system instruction is in the wrong place (a `system` turn in Vertex AI `contents`, or a system message after the first).' },
   'inconsistent-system-instruction': { defaultSeverity: 'information', title: 'The system instruction differs from the one most samples of the file use.' },
-  'too-long': { defaultSeverity: 'warning', title: "The sample's estimated token count is over the target model's limit for one training example." },
+  'too-long': { defaultSeverity: 'warning', title: "The sample's token count is over the target model's limit for one training example." },
   'bom': { defaultSeverity: 'warning', title: 'The file starts with a UTF-8 byte-order mark, which some loaders read as part of the first key.' },
   'crlf': { defaultSeverity: 'information', title: 'Lines end with CRLF (Windows) instead of LF.' },
   'blank-line': { defaultSeverity: 'warning', title: 'A blank line between samples; many loaders fail on it.' },
@@ -42,6 +42,17 @@ export const RULES = defineRules({
   'duplicate': { defaultSeverity: 'warning', title: 'The sample is an exact copy of another one (after normalising whitespace, case, role names and key order).' },
   'near-duplicate': { defaultSeverity: 'information', title: 'The sample is nearly the same as another one (MinHash over character n-grams, confirmed by exact Jaccard similarity).' },
   'leakage': { defaultSeverity: 'warning', title: 'The sample is also, exactly or nearly, in the other split of the dataset (training and validation).' },
+  'special-token': { defaultSeverity: 'error', title: 'A special token of a tokenizer or chat template (`<|endoftext|>`, `<|im_start|>`, `[INST]`…) is inside the text.' },
+  'nul-character': { defaultSeverity: 'error', title: 'The text holds a NUL character (`\\u0000`).' },
+  'weight': { defaultSeverity: 'error', title: 'An OpenAI `weight` other than 0 or 1, or on a message that is not the assistant\'s.' },
+  'missing-content': { defaultSeverity: 'error', title: 'An OpenAI assistant message with neither `content` nor `tool_calls`.' },
+  'tool-call-id': { defaultSeverity: 'error', title: 'An OpenAI tool message whose `tool_call_id` matches no earlier tool call.' },
+  'unknown-function': { defaultSeverity: 'error', title: "An OpenAI assistant message calls a function that is not in the sample's `tools`." },
+  'content-kind': { defaultSeverity: 'error', title: 'A file or content part of a kind the target model does not take for tuning.' },
+  'target-format': { defaultSeverity: 'error', title: 'The file is in a format the target service does not read.' },
+  'too-few-examples': { defaultSeverity: 'error', title: 'The file has fewer samples than the target service needs.' },
+  'too-many-validation-examples': { defaultSeverity: 'error', title: 'The validation file has more samples than the target service allows.' },
+  'file-too-large': { defaultSeverity: 'error', title: 'The file is larger than the target service accepts.' },
 });
 
 export type RuleId = keyof typeof RULES;

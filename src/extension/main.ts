@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { FORMATS, FORMAT_IDS, FormatId } from '../core/formats';
-import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, REMOVE_BOM_COMMAND, ServerInitializationOptions, USE_LF_COMMAND } from '../shared/protocol';
+import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, PICK_TARGET_COMMAND, SETTINGS_SECTION, REMOVE_BOM_COMMAND, ServerInitializationOptions, USE_LF_COMMAND } from '../shared/protocol';
+import { TARGETS } from '../core/targets';
 import { DatasetStatusBar } from './statusBar';
 import { registerTuning } from './tuning';
 import { HardSampleMarks, registerHardSampleCommands } from './hardSamples';
@@ -74,6 +75,34 @@ async function pinFormat(): Promise<void> {
   else formats[glob] = pick.format;
   const target = vscode.workspace.getWorkspaceFolder(doc.uri) ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
   await config.update('formats', formats, target);
+}
+
+/**
+ * Choose the tuning target of the active dataset: remembered in `sftStudio.targets`
+ * under the file's workspace-relative path (a glob that matches only it).
+ */
+async function pickTarget(): Promise<void> {
+  const doc = vscode.window.activeTextEditor?.document;
+  if (doc === undefined || doc.languageId !== LANGUAGE_ID) {
+    void vscode.window.showInformationMessage('Open a JSONL dataset to choose its tuning target.');
+    return;
+  }
+  type Item = vscode.QuickPickItem & { target: string | undefined };
+  const config = vscode.workspace.getConfiguration(SETTINGS_SECTION, doc.uri);
+  const glob = vscode.workspace.asRelativePath(doc.uri, false);
+  const targets = { ...(config.get<Record<string, string>>('targets') ?? {}) };
+  const current = targets[glob];
+  const provider = { vertex: 'Vertex AI', openai: 'OpenAI', local: 'Local' } as const;
+  const items: Item[] = [
+    { label: 'Default', description: 'remove the choice for this file (sftStudio.target applies)', target: undefined },
+    ...TARGETS.map((t): Item => ({ label: t.label, description: t.id === current ? `${t.id} (current)` : t.id, detail: `${provider[t.provider]} · ${t.maxTokensPerExample.toLocaleString('en-US')} tokens per example`, target: t.id })),
+  ];
+  const pick = await vscode.window.showQuickPick(items, { title: 'SFT Studio: tuning target of this dataset', placeHolder: glob });
+  if (pick === undefined) return;
+  if (pick.target === undefined) delete targets[glob];
+  else targets[glob] = pick.target;
+  const where = vscode.workspace.getWorkspaceFolder(doc.uri) ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await config.update('targets', targets, where);
 }
 
 /** The crlf fix: line endings are a property of the document in VS Code, not a text edit. */
@@ -156,6 +185,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
   extension.subscriptions.push(c);
   const status = c.push(new DatasetStatusBar());
   c.push(vscode.commands.registerCommand('sftStudio.pinFormat', pinFormat));
+  c.push(vscode.commands.registerCommand(PICK_TARGET_COMMAND, pickTarget));
   c.push(vscode.commands.registerCommand(USE_LF_COMMAND, useLf));
   c.push(vscode.commands.registerCommand(REMOVE_BOM_COMMAND, removeBom));
   const output = c.push(vscode.window.createOutputChannel('SFT Studio'));

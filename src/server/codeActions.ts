@@ -2,7 +2,7 @@
  * Light-bulb fixes and "Fix all" for a dataset. Every edit names the document
  * version it was computed for, so the editor refuses it once the text has moved on.
  */
-import { CodeAction, CodeActionKind, CodeActionParams, Diagnostic, TextDocumentEdit, TextEdit } from 'vscode-languageserver/node';
+import { CodeAction, CodeActionKind, CodeActionParams, CreateFile, Diagnostic, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit } from 'vscode-languageserver/node';
 import type { DatasetDocument } from '../core/document';
 import { LineFix, RegionEdit, fixAllLines, lineFixes, sampleRefactors } from '../core/fixes';
 import { FIX_ALL_KIND, REMOVE_BOM_COMMAND, USE_LF_COMMAND } from '../shared/protocol';
@@ -47,7 +47,48 @@ export function keepFirstOfEachCluster(doc: DatasetDocument, uri: string, versio
   };
 }
 
-export function codeActions(doc: DatasetDocument, uri: string, version: number, params: CodeActionParams): CodeAction[] {
+/** The file over-long samples are moved to: `train.jsonl` → `train.too-long.jsonl`, beside it. */
+export function tooLongFileOf(uri: string): string {
+  const slash = uri.lastIndexOf('/');
+  const dot = uri.lastIndexOf('.');
+  return (dot > slash ? uri.slice(0, dot) : uri) + '.too-long.jsonl';
+}
+
+/**
+ * "Move the samples over the limit to another file": one edit that appends the
+ * samples, whole and unchanged, to the `.too-long.jsonl` file beside the dataset
+ * (created if missing) and deletes them here. Nothing is truncated or dropped.
+ */
+export function moveTooLongAction(doc: DatasetDocument, uri: string, version: number, lines: readonly number[], existingText: string | undefined): CodeAction | undefined {
+  const sorted = [...new Set(lines)].filter((l) => l < doc.lineCount).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const target = tooLongFileOf(uri);
+  const old = existingText ?? '';
+  const oldLines = old.split('\n');
+  const end = { line: oldLines.length - 1, character: (oldLines[oldLines.length - 1] as string).length };
+  const moved = (old.length > 0 && !old.endsWith('\n') ? '\n' : '') + sorted.map((l) => doc.lineText(l)).join('\n') + '\n';
+  const name = target.slice(target.lastIndexOf('/') + 1);
+  return {
+    title: `Move ${sorted.length === 1 ? 'the sample' : `the ${sorted.length} samples`} over the token limit to ${name}`,
+    kind: CodeActionKind.QuickFix,
+    edit: {
+      documentChanges: [
+        CreateFile.create(target, { ignoreIfExists: true }),
+        TextDocumentEdit.create(OptionalVersionedTextDocumentIdentifier.create(target, null), [TextEdit.insert(end, moved)]),
+        TextDocumentEdit.create({ uri, version }, sorted.map((l) => lineRangeEdit(doc, l, l, '', true))),
+      ],
+    },
+  };
+}
+
+export interface TooLongContext {
+  /** Lines with a too-long diagnostic, for any target. */
+  readonly lines: readonly number[];
+  /** The text of the `.too-long.jsonl` file when it exists. */
+  readonly existingText: (uri: string) => string | undefined;
+}
+
+export function codeActions(doc: DatasetDocument, uri: string, version: number, params: CodeActionParams, tooLong?: TooLongContext): CodeAction[] {
   const only = params.context.only;
   if (only !== undefined && only.some((k) => FIX_ALL_KIND.startsWith(k) && k.startsWith(CodeActionKind.Source))) {
     const all = fixAllAction(doc, uri, version, FIX_ALL_KIND);
@@ -68,6 +109,13 @@ export function codeActions(doc: DatasetDocument, uri: string, version: number, 
       continue;
     }
     if (line >= doc.lineCount) continue;
+    if (d.code === 'too-long') {
+      if (tooLong !== undefined && !actions.some((a) => a.title.includes('over the token limit'))) {
+        const move = moveTooLongAction(doc, uri, version, tooLong.lines, tooLong.existingText(tooLongFileOf(uri)));
+        if (move !== undefined) actions.push({ ...move, diagnostics: [d] });
+      }
+      continue;
+    }
     if (d.code === 'duplicate' || d.code === 'near-duplicate') {
       actions.push({
         title: `Delete this ${d.code === 'duplicate' ? 'duplicate' : 'near duplicate'} (line ${line + 1})`, kind: CodeActionKind.QuickFix, diagnostics: [d],

@@ -29,7 +29,12 @@ export function hoverMarkdown(doc: DatasetDocument, line: number, options: LintO
     const label = FORMATS[parsed.format].label;
     const limit = Number.isFinite(options.tokenLimit) ? `; limit ${fmt(options.tokenLimit)} for \`${options.targetModel.replace(/`/g, '')}\`` : '';
     parts.push(`**Sample ${fmt(line + 1)}** · ${label}`);
-    parts.push(`${parsed.turns.length} turn${parsed.turns.length === 1 ? '' : 's'} · ${fmt(text.length)} characters · ~${fmt(analysis.tokens)} tokens (estimated${limit})`);
+    parts.push(`${parsed.turns.length} turn${parsed.turns.length === 1 ? '' : 's'} · ${fmt(text.length)} characters · ~${fmt(analysis.tokens)} tokens (estimated${options.targets.length > 0 ? '' : limit})`);
+    for (const t of options.targets) {
+      const exact = t.tokenizer !== 'estimate' ? doc.exactTokens(t.tokenizer, line) : undefined;
+      const counted = exact !== undefined ? `${fmt(exact)} tokens (counted with ${t.tokenizer})` : `~${fmt(analysis.tokens)} tokens (${t.tokenizer === 'estimate' ? 'estimated' : 'estimated, counting…'})`;
+      parts.push(`\`${t.id}\`: ${counted}${Number.isFinite(t.tokenLimit) ? ` of ${fmt(t.tokenLimit)} allowed` : ''}`);
+    }
     const rows = parsed.turns.slice(0, 12).map((t) => `| ${escapeMarkdown(t.role)} | ${fmt(t.text.length)} | ~${fmt(estimateTokens(t.text))} | ${escapeMarkdown(preview(t.text)) || '*(empty)*'} |`);
     if (rows.length > 0) {
       parts.push(['| turn | chars | tokens | text |', '|---|--:|--:|---|', ...rows].join('\n'));

@@ -3,7 +3,7 @@
  * applies incremental edits, and publishes diagnostics, hovers and summaries.
  */
 import { promises as fs } from 'node:fs';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
@@ -32,6 +32,9 @@ import { serializeLike } from '../core/fixes';
 import { ConvertDatasetRequest, DatasetSummaryNotification, FIX_ALL_KIND, LANGUAGE_ID, SETTINGS_SECTION, ServerInitializationOptions } from '../shared/protocol';
 import { hoverMarkdown } from './hover';
 import { codeActions } from './codeActions';
+import { turnsOfLine } from '../core/analyze';
+import { TokenWorker } from '../tokenize/client';
+import type { TokenizerId } from '../core/targets';
 
 const connection = createConnection(ProposedFeatures.all);
 
@@ -49,7 +52,15 @@ interface OpenDataset {
   scheduled: boolean;
   /** `work` is running for this dataset. */
   working: boolean;
+  /** Tokenizers that have a batch of this dataset's samples in their worker. */
+  readonly counting: Set<TokenizerId>;
 }
+
+/** Exact token counts run in a worker_thread; the server sends it samples in batches of this many. */
+const COUNT_BATCH = 2000;
+/** One worker_thread per tokenizer, so two targets' tokenizers count in parallel. */
+const tokenWorkers = new Map<TokenizerId, TokenWorker>();
+let tokenWorkerFailed = false;
 
 const datasets = new Map<string, OpenDataset>();
 
@@ -90,6 +101,8 @@ export function toLsp(uri: string, d: Diagnostic): LspDiagnostic {
     source: 'sft-studio',
     message: d.message,
   };
+  // Target diagnostics name their target in the message ("… of OpenAI gpt-4.1-mini"); `data` carries its id.
+  if (d.target !== undefined) out.data = { target: d.target };
   if (rulesDocUri) out.codeDescription = { href: `${rulesDocUri}#${ruleAnchor(d.code)}` };
   if (d.related) {
     out.relatedInformation = d.related.map((r) => ({
@@ -143,6 +156,40 @@ function lintNow(ds: OpenDataset): void {
   void connection.sendDiagnostics({ uri: ds.uri, version: ds.version, diagnostics: result.diagnostics.map((d) => toLspCached(ds.uri, d)) });
   const s = result.summary;
   void connection.sendNotification(DatasetSummaryNotification, { ...s, uri: ds.uri, version: ds.version, format: s.format ?? null });
+  countExactTokens(ds);
+}
+
+/**
+ * Count the samples of the targets' tokenizers exactly, off the main thread: one
+ * worker per tokenizer, one batch at a time each; each answer is stored by line
+ * id and the file linted again, so the estimates shown while typing are
+ * replaced by exact counts.
+ */
+function countExactTokens(ds: OpenDataset): void {
+  if (tokenWorkerFailed) return;
+  for (const tokenizer of ds.doc.exactTokenizers()) {
+    if (tokenizer === 'estimate' || ds.counting.has(tokenizer)) continue;
+    const batch = ds.doc.pendingExact(tokenizer, COUNT_BATCH);
+    if (batch.length === 0) continue;
+    const format = ds.doc.context().format;
+    const samples = batch.map((p) => turnsOfLine(ds.doc.lineText(p.line), format)?.turns.map((t) => t.text) ?? []);
+    let worker = tokenWorkers.get(tokenizer);
+    if (worker === undefined) tokenWorkers.set(tokenizer, (worker = new TokenWorker(path.join(__dirname, 'tokenWorker.js'))));
+    ds.counting.add(tokenizer);
+    worker.count(tokenizer, samples).then(
+      ({ counts }) => {
+        ds.counting.delete(tokenizer);
+        if (datasets.get(ds.uri) !== ds) return;
+        batch.forEach((p, k) => ds.doc.setExactTokens(tokenizer, p.id, counts[k] as number));
+        schedule(ds);
+      },
+      (err: unknown) => {
+        ds.counting.delete(tokenizer);
+        tokenWorkerFailed = true;
+        connection.console.error(`exact token counts are off (estimates stay): ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+  }
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -214,7 +261,7 @@ connection.onDidOpenTextDocument(async ({ textDocument }) => {
   const large = options.duplicates && textDocument.text.length > LARGE_DATASET_CHARS;
   const ds: OpenDataset = {
     uri: textDocument.uri, version: textDocument.version, doc: new DatasetDocument(textDocument.text, options, bom),
-    options, last: undefined, scheduled: false, working: false,
+    options, last: undefined, scheduled: false, working: false, counting: new Set(),
   };
   if (large) ds.doc.deferDuplicates();
   datasets.set(ds.uri, ds);
@@ -386,7 +433,18 @@ connection.onCodeAction((params: CodeActionParams): CodeAction[] => {
   const ds = datasets.get(params.textDocument.uri);
   if (!ds) return [];
   catchUp(ds);
-  return codeActions(ds.doc, ds.uri, ds.version, params);
+  const tooLong = (ds.last?.diagnostics ?? []).filter((d) => d.code === 'too-long').map((d) => d.line);
+  return codeActions(ds.doc, ds.uri, ds.version, params, {
+    lines: tooLong,
+    existingText: (target) => {
+      if (!target.startsWith('file:')) return undefined;
+      try {
+        return readFileSync(fileURLToPath(target), 'utf8');
+      } catch {
+        return undefined;
+      }
+    },
+  });
 });
 
 connection.onRequest(ConvertDatasetRequest, ({ uri, to }) => {

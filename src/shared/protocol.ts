@@ -49,5 +49,8 @@ export const USE_LF_COMMAND = 'sftStudio.useLf';
 /** Client command that saves a dataset without its UTF-8 byte-order mark (the bom fix). */
 export const REMOVE_BOM_COMMAND = 'sftStudio.removeBom';
 
+/** Client command that chooses the tuning target of the active dataset (the status bar's target entry). */
+export const PICK_TARGET_COMMAND = 'sftStudio.pickTarget';
+
 /** The settings section both sides read. */
 export const SETTINGS_SECTION = 'sftStudio';

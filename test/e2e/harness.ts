@@ -650,6 +650,14 @@ export async function waitForStatusBar(
   return found;
 }
 
+/** Clicks the status bar entry whose id or text matches (as `statusBarItem` finds it). */
+export async function clickStatusBarItem(page: Page, textOrIdPattern: string | RegExp, timeoutMs = STEP_TIMEOUT_MS): Promise<void> {
+  const entry = await waitForStatusBar(page, (e) => entryMatches(e, textOrIdPattern), timeoutMs);
+  const item = page.locator(`#workbench\\.parts\\.statusbar .statusbar-item[id="${entry.id}"]`).first();
+  await item.locator('a, .statusbar-item-label').first().click();
+  await parkMouse(page);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Notifications, quick fixes, webviews
 

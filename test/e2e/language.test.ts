@@ -1,12 +1,12 @@
 // End to end in a real VS Code (code-server + Chromium): the language service on the sample
 // workspace. One code-server serves every test of this file.
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  VSCodeSession, findRepoRoot, focusEditor, goToPosition, hoverAt, openFile, startVSCode, waitForProblems, waitForStatusBar, withScreenshotOnFailure,
+  VSCodeSession, clickStatusBarItem, findRepoRoot, pickQuickItem, focusEditor, goToPosition, hoverAt, openFile, startVSCode, waitForProblems, waitForStatusBar, withScreenshotOnFailure,
 } from './harness';
 
 const repo = findRepoRoot();
@@ -88,5 +88,19 @@ describe('language service in VS Code', () => {
     assert.deepEqual(mine, ['2:147 invalid-role', '3:72 system-turn', '4:187 empty-turn']);
     const entry = await waitForStatusBar(vs.page, (e) => e.text.includes('OpenAI chat'));
     assert.equal(entry.text, 'OpenAI chat · 5 samples · 3 errors');
+  });
+
+  step('a target chosen from the status bar: its rules appear in the Problems panel, and the choice is remembered', async () => {
+    // openai/chat.jsonl is open from the previous step; it has 5 samples and no target yet.
+    await waitForStatusBar(vs.page, (e) => e.text === 'No target');
+    await clickStatusBarItem(vs.page, 'No target');
+    await pickQuickItem(vs.page, 'OpenAI gpt-4.1-mini');
+    const problems = await waitForProblems(vs.page, (ps) => ps.some((p) => p.code === 'too-few-examples'));
+    const few = problems.find((p) => p.code === 'too-few-examples');
+    assert.deepEqual([few?.file.endsWith('chat.jsonl'), few?.line, few?.severity], [true, 1, 'error']);
+    assert.equal(few?.message, '5 samples, fewer than the 10 OpenAI gpt-4.1-mini needs: it rejects the file ("Training file has 5 example(s), but must have at least 10 examples")');
+    await waitForStatusBar(vs.page, (e) => e.text === 'OpenAI gpt-4.1-mini');
+    const settings = JSON.parse(readFileSync(join(workspace, '.vscode', 'settings.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(settings['sftStudio.targets'], { 'openai/chat.jsonl': 'openai:gpt-4.1-mini' });
   });
 });

@@ -202,3 +202,42 @@ describe('sft-studio lint', () => {
     rmSync(file);
   });
 });
+
+describe('sft-studio lint --target', () => {
+  const file = `${FIX}/targets-openai.jsonl`;
+  const both = 'vertex:gemini-2.5-flash,openai:gpt-4.1-mini';
+  test('several targets at once: each target diagnostic names its target (text)', async () => {
+    const r = await cli(['lint', '--target', both, file]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, [
+      `${file}:1:2 error target-format [vertex:gemini-2.5-flash] this file is OpenAI chat, but Vertex AI gemini-2.5-flash reads vertex-gemini only: convert it (SFT Studio: Convert Dataset To…)`,
+      `${file}:1:2 error too-few-examples [openai:gpt-4.1-mini] 3 samples, fewer than the 10 OpenAI gpt-4.1-mini needs: it rejects the file ("Training file has 3 example(s), but must have at least 10 examples")`,
+      `${file}:1:61 error special-token [vertex:gemini-2.5-flash] the special token <|fim_suffix|> is inside the text: Vertex AI gemini-2.5-flash tunes on it as plain text, but a chat template built from it reads it as structure; remove it or write it another way`,
+      `${file}:1:61 error special-token [openai:gpt-4.1-mini] the special token <|fim_suffix|> is inside the text: OpenAI gpt-4.1-mini rejects the file ("Example N message contains an invalid token: <|fim_suffix|>"); remove it or write it another way`,
+      `${file}:2:103 error weight [openai:gpt-4.1-mini] \`weight\` is 2: OpenAI gpt-4.1-mini takes only 0 (do not train on this message) or 1 (train on it)`,
+      '',
+    ].join('\n'));
+  });
+  test('--format json carries the target; --summary the tokens, trained tokens and cost per target', async () => {
+    const r = await cli(['lint', '--format', 'json', '--summary', '--target', both, file]);
+    const out = JSON.parse(r.stdout) as { diagnostics: (JsonDiag & { target?: string })[]; files: { targets: { target: string; tokens: number; exact: boolean; epochs: number; trainedTokens: number; costUsd: number | null; overLimit: number }[] }[] };
+    const special = out.diagnostics.filter((d) => d.code === 'special-token');
+    assert.deepEqual(special.map((d) => [d.line, d.column, d.endColumn, d.target]), [[1, 61, 75, 'vertex:gemini-2.5-flash'], [1, 61, 75, 'openai:gpt-4.1-mini']]);
+    assert.deepEqual(Object.keys(special[0]!), ['file', 'line', 'column', 'endLine', 'endColumn', 'severity', 'code', 'message', 'target']);
+    const [v, o] = out.files[0]!.targets;
+    assert.deepEqual([v?.target, v?.exact, o?.target, o?.exact], ['vertex:gemini-2.5-flash', true, 'openai:gpt-4.1-mini', true]);
+    // Counted with o200k_base: 20 tokens of text, and 3 per message + 3 per sample for the chat template (3 × 9).
+    assert.equal(o?.tokens, 20 + 27);
+    assert.deepEqual([o?.epochs, o?.trainedTokens, o?.costUsd], [3, 141, (141 / 1e6) * 5]);
+    assert.ok((v?.tokens ?? 0) > 20);
+    const text = await cli(['lint', '--summary', '--target', 'openai:gpt-4.1-mini', '--estimate-tokens', file]);
+    assert.match(text.stdout, /\n.*targets-openai\.jsonl: \[openai:gpt-4\.1-mini\] \d+ tokens \(estimated\) x 3 epochs = \d+ trained tokens, under \$0\.01; 0 samples over the 65,536-token limit\n$/);
+  });
+  test('without --target the format rules alone run; an unknown target is a usage error', async () => {
+    const r = await cli(['lint', file]);
+    assert.deepEqual([r.code, r.stdout], [0, '']);
+    const bad = await cli(['lint', '--target', 'openai:gpt-9', file]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^sft-studio: --target: unknown target "openai:gpt-9"; known targets: vertex:gemini-2\.5-pro, /);
+  });
+});

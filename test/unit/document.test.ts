@@ -48,7 +48,11 @@ describe('file-level rules', () => {
   test('summary counts samples and problems', () => {
     const doc = new DatasetDocument([good(1), '{bad', vertex([['user', 'q'], ['assistant', 'a']]), ''].join('\n'), resolveOptions({}, 'x.jsonl').options);
     const { summary } = doc.lint();
-    assert.deepEqual(summary, { format: 'vertex-gemini', formatLabel: 'Vertex AI Gemini', formatSource: 'detected', samples: 3, errors: 2, warnings: 0, infos: 0 });
+    const { distribution, targets, ...counts } = summary;
+    assert.deepEqual(counts, { format: 'vertex-gemini', formatLabel: 'Vertex AI Gemini', formatSource: 'detected', samples: 3, errors: 2, warnings: 0, infos: 0 });
+    assert.deepEqual(targets, [], 'no target chosen');
+    // Two samples (the broken line is none): 23 and 10 estimated tokens (a quarter of the characters, plus 4 per turn).
+    assert.deepEqual(distribution, { min: 10, q1: 10, median: 23, q3: 23, max: 23 });
   });
 });
 

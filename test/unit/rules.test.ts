@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { FORMAT_IDS } from '../../src/core/formats';
 import { RULES, RULE_IDS, ruleAnchor } from '../../src/core/rules';
+import { TARGET_IDS } from '../../src/core/targets';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -22,4 +23,14 @@ test('package.json settings list every rule and format', () => {
   const props = pkg.contributes.configuration.properties;
   assert.deepEqual(Object.keys(props['sftStudio.rules']?.properties ?? {}), RULE_IDS);
   assert.deepEqual([...(props['sftStudio.formats']?.additionalProperties?.enum ?? [])].sort(), [...FORMAT_IDS].sort());
+});
+
+test('package.json and docs/rules.md list every target', () => {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    contributes: { configuration: { properties: Record<string, { examples?: string[] }> } };
+  };
+  assert.deepEqual(pkg.contributes.configuration.properties['sftStudio.target']?.examples, TARGET_IDS);
+  const doc = readFileSync(path.join(ROOT, 'docs', 'rules.md'), 'utf8');
+  const targets = doc.slice(doc.indexOf('## Targets'));
+  for (const id of TARGET_IDS) assert.ok(targets.includes(`\`${id}\``), id);
 });
