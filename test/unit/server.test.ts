@@ -1,69 +1,29 @@
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import {
-  CodeAction, CodeActionRequest, ConfigurationRequest, DidChangeConfigurationNotification, TextDocumentEdit, TextEdit, DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, HoverRequest,
-  InitializeRequest, InitializedNotification, MarkupContent, ProtocolConnection, PublishDiagnosticsNotification, PublishDiagnosticsParams,
-  StreamMessageReader, StreamMessageWriter, createProtocolConnection,
+  CodeAction, CodeActionRequest, DidChangeConfigurationNotification, TextDocumentEdit, TextEdit, DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, HoverRequest, MarkupContent, PublishDiagnosticsParams,
 } from 'vscode-languageserver-protocol/node';
-import { DatasetSummaryNotification, DatasetSummaryParams } from '../../src/shared/protocol';
 import { vertex } from './helpers';
+import { lspClient } from './lspClient';
 
-const SERVER = path.resolve(__dirname, '../../../dist/server.js');
 
 describe('language server over stdio', () => {
-  let child: ChildProcess;
-  let conn: ProtocolConnection;
   let settings: Record<string, unknown> = {};
-  const published: PublishDiagnosticsParams[] = [];
-  const summaries: DatasetSummaryParams[] = [];
-  const waiters: (() => void)[] = [];
-  const notify = () => waiters.splice(0).forEach((w) => w());
-  /** Wait for a published diagnostics message that satisfies `pred` (event-driven, no sleeps). */
-  const waitFor = <T>(list: T[], pred: (x: T) => boolean): Promise<T> =>
-    new Promise((resolve) => {
-      const check = () => {
-        const hit = list.find(pred);
-        if (hit !== undefined) resolve(hit);
-        else waiters.push(check);
-      };
-      check();
-    });
+  const lsp = lspClient(() => settings);
+  const { published, summaries, waitFor } = lsp;
 
-  before(async () => {
-    child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    conn = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-    conn.onNotification(PublishDiagnosticsNotification.type, (p) => {
-      published.push(p);
-      notify();
-    });
-    conn.onNotification(DatasetSummaryNotification, (p) => {
-      summaries.push(p);
-      notify();
-    });
-    conn.onRequest(ConfigurationRequest.type, (p) => p.items.map(() => settings));
-    conn.listen();
-    await conn.sendRequest(InitializeRequest.type, {
-      processId: process.pid, rootUri: null, workspaceFolders: null,
-      capabilities: { workspace: { configuration: true } },
-      initializationOptions: { rulesDocUri: 'file:///ext/docs/rules.md' },
-    });
-    await conn.sendNotification(InitializedNotification.type, {});
-  });
-  after(() => {
-    conn.dispose();
-    child.kill();
-  });
+  before(() => lsp.start({ rulesDocUri: 'file:///ext/docs/rules.md' }));
+  after(() => lsp.stop());
 
   const uri = 'file:///nowhere/train.jsonl';
   const lines = [vertex([['user', 'q'], ['model', 'a']]), vertex([['user', 'q2'], ['assistant', 'a2']])];
 
   test('publishes diagnostics with code, link and exact range on open', async () => {
-    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'jsonl', version: 1, text: lines.join('\n') + '\n' } });
+    await lsp.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'jsonl', version: 1, text: lines.join('\n') + '\n' } });
     const p = await waitFor(published, (x) => x.uri === uri && x.version === 1);
     assert.equal(p.diagnostics.length, 1);
     const d = p.diagnostics[0]!;
@@ -78,7 +38,7 @@ describe('language server over stdio', () => {
 
   test('an incremental edit re-publishes for the new version', async () => {
     const col = lines[1]!.indexOf('"assistant"') + 1;
-    await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+    await lsp.conn.sendNotification(DidChangeTextDocumentNotification.type, {
       textDocument: { uri, version: 2 },
       contentChanges: [{ range: { start: { line: 1, character: col }, end: { line: 1, character: col + 9 } }, text: 'model' }],
     });
@@ -87,12 +47,12 @@ describe('language server over stdio', () => {
   });
 
   test('hover shows format, turns, size, tokens and problems', async () => {
-    await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+    await lsp.conn.sendNotification(DidChangeTextDocumentNotification.type, {
       textDocument: { uri, version: 3 },
       contentChanges: [{ range: { start: { line: 2, character: 0 }, end: { line: 2, character: 0 } }, text: vertex([['model', 'oops'], ['user', '<b>x</b>']]) }],
     });
     await waitFor(published, (x) => x.uri === uri && x.version === 3);
-    const hover = await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 2, character: 3 } });
+    const hover = await lsp.conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 2, character: 3 } });
     const md = (hover?.contents as MarkupContent).value;
     assert.match(md, /\*\*Sample 3\*\* · Vertex AI Gemini/);
     assert.match(md, /2 turns · \d+ characters · ~\d+ tokens \(estimated; limit 131,072 for `gemini-2\.5-flash`\)/);
@@ -104,15 +64,15 @@ describe('language server over stdio', () => {
   test('quick fixes and fix-all name the document version they were made for', async () => {
     const fixUri = 'file:///nowhere/fix.jsonl';
     const text = [vertex([['user', 'q'], ['assistant', 'a']]), '', vertex([['user', 'q'], ['model', 'a']])].join('\n') + '\n';
-    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: fixUri, languageId: 'jsonl', version: 7, text } });
+    await lsp.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: fixUri, languageId: 'jsonl', version: 7, text } });
     const p = await waitFor(published, (x) => x.uri === fixUri && x.version === 7);
     const role = p.diagnostics.find((d) => d.code === 'invalid-role')!;
-    const actions = (await conn.sendRequest(CodeActionRequest.type, { textDocument: { uri: fixUri }, range: role.range, context: { diagnostics: [role] } })) as CodeAction[];
+    const actions = (await lsp.conn.sendRequest(CodeActionRequest.type, { textDocument: { uri: fixUri }, range: role.range, context: { diagnostics: [role] } })) as CodeAction[];
     assert.deepEqual(actions.map((a) => [a.title, a.isPreferred ?? false]), [['Rename role "assistant" to "model"', true], ['Fix all SFT Studio problems that have a safe fix (2)', false]]);
     const change = actions[0]!.edit!.documentChanges![0] as TextDocumentEdit;
     assert.deepEqual(change.textDocument, { uri: fixUri, version: 7 });
     assert.equal((change.edits[0] as TextEdit).newText, vertex([['user', 'q'], ['model', 'a']]));
-    const all = (await conn.sendRequest(CodeActionRequest.type, { textDocument: { uri: fixUri }, range: role.range, context: { diagnostics: [], only: ['source.fixAll'] } })) as CodeAction[];
+    const all = (await lsp.conn.sendRequest(CodeActionRequest.type, { textDocument: { uri: fixUri }, range: role.range, context: { diagnostics: [], only: ['source.fixAll'] } })) as CodeAction[];
     assert.equal(all[0]?.kind, 'source.fixAll.sftStudio');
     const edits = (all[0]!.edit!.documentChanges![0] as TextDocumentEdit).edits as TextEdit[];
     assert.deepEqual(edits.map((e) => [e.range.start.line, e.range.end.line, e.newText === '' ? 'delete' : 'replace']), [[0, 0, 'replace'], [1, 2, 'delete']]);
@@ -123,7 +83,7 @@ describe('language server over stdio', () => {
     const a = vertex([['user', 'How do I reset the router to factory settings?'], ['model', 'Hold the reset button for ten seconds.']]);
     const b = vertex([['user', 'How do I reset the modem to factory settings?'], ['model', 'Hold the reset button for ten seconds.']]);
     const other = vertex([['user', 'Which port is for the modem cable?'], ['model', 'The blue one on the back.']]);
-    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: dupUri, languageId: 'jsonl', version: 1, text: [a, other, b, a].join('\n') + '\n' } });
+    await lsp.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: dupUri, languageId: 'jsonl', version: 1, text: [a, other, b, a].join('\n') + '\n' } });
     const p = await waitFor(published, (x) => x.uri === dupUri && x.version === 1);
     assert.deepEqual(p.diagnostics.map((d) => [d.range.start.line, d.code, d.message]), [
       [0, 'duplicate', 'duplicate of line 4'],
@@ -132,11 +92,11 @@ describe('language server over stdio', () => {
     ]);
     assert.match(p.diagnostics[1]!.message as string, /^near duplicate of line 1 \(similarity 0\.\d\d\); 3 samples in its cluster$/);
     assert.deepEqual(p.diagnostics[0]!.relatedInformation?.map((r) => [r.location.uri, r.location.range.start.line]), [[dupUri, 3], [dupUri, 2]]);
-    const hover = await conn.sendRequest(HoverRequest.type, { textDocument: { uri: dupUri }, position: { line: 2, character: 1 } });
+    const hover = await lsp.conn.sendRequest(HoverRequest.type, { textDocument: { uri: dupUri }, position: { line: 2, character: 1 } });
     const md = (hover?.contents as MarkupContent).value;
     assert.match(md, /\*\*Duplicate cluster\*\* · 3 samples: lines 1, \*\*3\*\*, 4/);
     assert.match(md, /Closest twin: line 1, similarity 0\.\d\d: this sample has `modem`; line 1 has `router`/);
-    const actions = (await conn.sendRequest(CodeActionRequest.type, { textDocument: { uri: dupUri }, range: p.diagnostics[2]!.range, context: { diagnostics: [p.diagnostics[2]!] } })) as CodeAction[];
+    const actions = (await lsp.conn.sendRequest(CodeActionRequest.type, { textDocument: { uri: dupUri }, range: p.diagnostics[2]!.range, context: { diagnostics: [p.diagnostics[2]!] } })) as CodeAction[];
     assert.deepEqual(actions.map((x) => x.title), ['Delete this duplicate (line 4)', 'Keep the first of each duplicate cluster in this file (delete 2 samples)']);
     const keep = (actions[1]!.edit!.documentChanges![0] as TextDocumentEdit).edits as TextEdit[];
     assert.deepEqual(keep.map((e) => [e.range.start.line, e.range.end.line, e.newText]), [[2, 3, ''], [3, 4, '']]);
@@ -151,7 +111,7 @@ describe('language server over stdio', () => {
     const text = lines.join('\n') + '\n';
     assert.ok(text.length > 8 * 1024 * 1024);
     const before = published.length;
-    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: bigUri, languageId: 'jsonl', version: 1, text } });
+    await lsp.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: bigUri, languageId: 'jsonl', version: 1, text } });
     const first = await waitFor(published, (x) => x.uri === bigUri && published.indexOf(x) >= before);
     assert.deepEqual(first.diagnostics.map((d) => d.code), ['invalid-role'], 'rules first, no waiting for duplicates');
     const later = await waitFor(published, (x) => x.uri === bigUri && x.diagnostics.some((d) => d.code === 'duplicate'));
@@ -167,12 +127,12 @@ describe('language server over stdio', () => {
     assert.ok(text.length > 8 * 1024 * 1024);
     const before = published.length;
     const mine = (x: PublishDiagnosticsParams) => x.uri === bigUri && published.indexOf(x) >= before;
-    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: bigUri, languageId: 'jsonl', version: 1, text } });
+    await lsp.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: bigUri, languageId: 'jsonl', version: 1, text } });
     const first = await waitFor(published, mine);
     assert.deepEqual(first.diagnostics, []);
     // Break line 3's role: a rule problem, published without waiting for the duplicate index.
     const col = (lines[3] as string).indexOf('"model"') + 1;
-    await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+    await lsp.conn.sendNotification(DidChangeTextDocumentNotification.type, {
       textDocument: { uri: bigUri, version: 2 }, contentChanges: [{ range: { start: { line: 3, character: col }, end: { line: 3, character: col + 5 } }, text: 'assistant' }],
     });
     const edited = await waitFor(published, (x) => mine(x) && x.version === 2);
@@ -195,11 +155,11 @@ describe('language server over stdio', () => {
     try {
       const before = published.length;
       const mine = (uri: string) => (x: PublishDiagnosticsParams) => x.uri === uri && published.indexOf(x) >= before;
-      await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: trainUri, languageId: 'jsonl', version: 1, text: train } });
-      await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: valUri, languageId: 'jsonl', version: 1, text: validation } });
+      await lsp.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: trainUri, languageId: 'jsonl', version: 1, text: train } });
+      await lsp.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: valUri, languageId: 'jsonl', version: 1, text: validation } });
       await waitFor(published, mine(valUri));
       // Type a near copy of training line 2 into the validation file, without saving it.
-      await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+      await lsp.conn.sendNotification(DidChangeTextDocumentNotification.type, {
         textDocument: { uri: valUri, version: 2 }, contentChanges: [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, text: q('How do I reset my router to factory settings?') }],
       });
       const leak = await waitFor(published, (x) => mine(trainUri)(x) && x.diagnostics.some((d) => d.code === 'leakage'));
@@ -207,7 +167,7 @@ describe('language server over stdio', () => {
       assert.deepEqual(leak.diagnostics[0]?.relatedInformation?.map((r) => [r.location.uri, r.location.range.start.line]), [[valUri, 1]]);
       // Delete it again: the finding goes.
       const at = published.length;
-      await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+      await lsp.conn.sendNotification(DidChangeTextDocumentNotification.type, {
         textDocument: { uri: valUri, version: 3 }, contentChanges: [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: q('How do I reset my router to factory settings?').length } }, text: '' }],
       });
       await waitFor(published, (x) => x.uri === trainUri && published.indexOf(x) >= at && x.diagnostics.length === 0);
@@ -218,7 +178,7 @@ describe('language server over stdio', () => {
 
   test('settings change severities and pin formats', async () => {
     settings = { rules: { 'role-order': 'off' }, formats: { '**/train.jsonl': 'openai-chat' } };
-    await conn.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
+    await lsp.conn.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
     const p = await waitFor(published, (x) => x.uri === uri && x.diagnostics.some((d) => d.code === 'mixed-format'));
     assert.ok(p.diagnostics.every((d) => d.code === 'mixed-format'));
     assert.equal(p.diagnostics.length, 3);

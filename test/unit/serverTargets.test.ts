@@ -1,55 +1,19 @@
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
-import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  CodeAction, CodeActionRequest, ConfigurationRequest, CreateFile, DidOpenTextDocumentNotification, InitializeRequest, InitializedNotification,
-  ProtocolConnection, PublishDiagnosticsNotification, PublishDiagnosticsParams, StreamMessageReader, StreamMessageWriter, TextDocumentEdit, TextEdit,
-  createProtocolConnection,
+  CodeAction, CodeActionRequest, CreateFile, DidOpenTextDocumentNotification, TextDocumentEdit, TextEdit,
 } from 'vscode-languageserver-protocol/node';
-import { DatasetSummaryNotification, DatasetSummaryParams } from '../../src/shared/protocol';
 import { openai } from './helpers';
+import { lspClient } from './lspClient';
 
-const SERVER = path.resolve(__dirname, '../../../dist/server.js');
 
 describe('language server with a target', () => {
-  let child: ChildProcess;
-  let conn: ProtocolConnection;
   const settings = { target: 'openai:gpt-4.1-mini', tokenLimits: { 'openai:gpt-4.1-mini': 60 }, rules: { 'near-duplicate': 'off' } };
-  const published: PublishDiagnosticsParams[] = [];
-  const summaries: DatasetSummaryParams[] = [];
-  const waiters: (() => void)[] = [];
-  const notify = () => waiters.splice(0).forEach((w) => w());
-  const waitFor = <T>(list: T[], pred: (x: T) => boolean): Promise<T> =>
-    new Promise((resolve) => {
-      const check = () => {
-        const hit = list.find(pred);
-        if (hit !== undefined) resolve(hit);
-        else waiters.push(check);
-      };
-      check();
-    });
+  const lsp = lspClient(() => settings);
+  const { published, summaries, waitFor } = lsp;
 
-  before(async () => {
-    child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    conn = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-    conn.onNotification(PublishDiagnosticsNotification.type, (p) => {
-      published.push(p);
-      notify();
-    });
-    conn.onNotification(DatasetSummaryNotification, (p) => {
-      summaries.push(p);
-      notify();
-    });
-    conn.onRequest(ConfigurationRequest.type, (p) => p.items.map(() => settings));
-    conn.listen();
-    await conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: null, workspaceFolders: null, capabilities: { workspace: { configuration: true } } });
-    await conn.sendNotification(InitializedNotification.type, {});
-  });
-  after(() => {
-    conn.dispose();
-    child.kill();
-  });
+  before(() => lsp.start());
+  after(() => lsp.stop());
 
   const ten = Array.from({ length: 10 }, (_, i) => openai([['user', `question ${i}`], ['assistant', `answer ${i}`]]));
 
@@ -57,7 +21,7 @@ describe('language server with a target', () => {
     const uri = 'file:///nowhere/exact.jsonl';
     // 300 × "a": estimated 84 tokens, over the limit of 60; o200k_base counts 48.
     const long = openai([['user', 'a'.repeat(300)], ['assistant', 'ok']]);
-    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'jsonl', version: 1, text: [...ten, long].join('\n') + '\n' } });
+    await lsp.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'jsonl', version: 1, text: [...ten, long].join('\n') + '\n' } });
     const first = await waitFor(published, (x) => x.uri === uri);
     assert.deepEqual(first.diagnostics.map((d) => [d.range.start.line, d.code, d.message, d.data]), [
       [10, 'too-long', '84 tokens (estimated), over the 60-token limit of OpenAI gpt-4.1-mini for one training example: the service rejects or truncates it', { target: 'openai:gpt-4.1-mini' }],
@@ -73,10 +37,10 @@ describe('language server with a target', () => {
     const uri = 'file:///nowhere/move.jsonl';
     const long = openai([['user', 'word '.repeat(100)], ['assistant', 'ok']]);
     const text = [ten[0], long, ...ten.slice(1)].join('\n') + '\n';
-    await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'jsonl', version: 3, text } });
+    await lsp.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'jsonl', version: 3, text } });
     const p = await waitFor(published, (x) => x.uri === uri && x.diagnostics.some((d) => String(d.message).startsWith('111 tokens (counted with the o200k_base tokenizer)')));
     const d = p.diagnostics.find((x) => x.code === 'too-long')!;
-    const actions = (await conn.sendRequest(CodeActionRequest.type, { textDocument: { uri }, range: d.range, context: { diagnostics: [d] } })) as CodeAction[];
+    const actions = (await lsp.conn.sendRequest(CodeActionRequest.type, { textDocument: { uri }, range: d.range, context: { diagnostics: [d] } })) as CodeAction[];
     const move = actions.find((a) => a.title === 'Move the sample over the token limit to move.too-long.jsonl')!;
     const [create, append, remove] = move.edit!.documentChanges! as [CreateFile, TextDocumentEdit, TextDocumentEdit];
     assert.deepEqual(create, { kind: 'create', uri: 'file:///nowhere/move.too-long.jsonl', options: { ignoreIfExists: true } });
