@@ -141,4 +141,36 @@ describe('Start Tuning Run in VS Code', () => {
     assert.ok(values.length >= 10 && values.every((v, i) => i === 0 || v <= values[i - 1]!), `highest loss first: ${values.join(', ')}`);
     await vs.page.screenshot({ path: join(resultsDir(), 'tuning-panel-hard-samples.png') });
   });
+
+  step('Repeat Run in the Runs view runs the same config again on the same data', async () => {
+    const runsDir = join(workspace, '.sft-studio', 'runs');
+    const before = readdirSync(runsDir).sort();
+    await runCommand(vs.page, /Focus on Tuning Runs View/);
+    const row = vs.page.locator('.monaco-list-row', { hasText: 'builtin:tiny · train.jsonl' }).filter({ hasText: 'completed' }).first();
+    await row.hover();
+    await row.locator('.action-label[aria-label="Repeat Run"]').click();
+    frame = await webviewFrame(vs.page, '#run-title');
+    await frame.waitForFunction(() => /repeat of/.test(document.querySelector('#run-title')?.textContent ?? '') && (document.querySelector('#status') as HTMLElement).dataset.status === 'completed', undefined, { timeout: 240_000 });
+    const added = readdirSync(runsDir).sort().filter((d) => !before.includes(d));
+    assert.equal(added.length, 1);
+    const repeated = JSON.parse(readFileSync(join(runsDir, added[0]!, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const sourceId = /repeat of (\S+)\)/.exec((await frame.locator('#run-title').textContent()) ?? '')![1]!;
+    const source = JSON.parse(readFileSync(join(runsDir, sourceId, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(repeated, source);
+  });
+
+  step('the panel follows a high-contrast theme and works from the keyboard', async () => {
+    writeFileSync(join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'sftStudio.python.interpreter': PYTHON, 'workbench.colorTheme': 'Default High Contrast' }));
+    frame = await webviewFrame(vs.page, '.hard-sample');
+    await frame.waitForFunction(() => document.body.classList.contains('vscode-high-contrast'));
+    const border = await frame.evaluate(() => getComputedStyle(document.querySelector('.hard-sample')!).borderTopStyle);
+    assert.equal(border, 'solid', 'hard samples are outlined in high contrast');
+    await vs.page.screenshot({ path: join(resultsDir(), 'tuning-panel-high-contrast.png') });
+    // Keyboard: focus a hard sample and press Enter: its line is revealed.
+    const target = frame.locator('.hard-sample').nth(1);
+    const line = Number(await target.getAttribute('data-line'));
+    await target.focus();
+    await vs.page.keyboard.press('Enter');
+    await vs.page.waitForFunction((l) => Array.from(document.querySelectorAll('.statusbar-item')).some((e) => new RegExp(`Ln ${l},`).test(e.textContent ?? '')), line);
+  });
 });
