@@ -72,7 +72,7 @@ export class TuningPanel implements vscode.Disposable {
   static createOrShow(extensionUri: vscode.Uri, manager: RunManager, dataset: vscode.Uri): TuningPanel {
     const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Two;
     if (TuningPanel.current !== undefined) {
-      TuningPanel.current.panel.reveal(column, true);
+      TuningPanel.current.panel.reveal(undefined, true); // where it is: never into a new group
       if (TuningPanel.current.dataset.fsPath !== dataset.fsPath) {
         TuningPanel.current.dataset = dataset;
         void TuningPanel.current.sendInit();

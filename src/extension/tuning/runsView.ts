@@ -22,6 +22,13 @@ export function describeDuration(seconds: number | null): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+/** A model as a person reads it: a run's tuned adapter by its run, a folder by its name. */
+export function modelLabel(model: string): string {
+  const tuned = /[\\/]runs[\\/]([^\\/]+)[\\/]adapter[\\/]/.exec(model);
+  if (tuned !== null) return `model tuned in ${tuned[1]}`;
+  return path.isAbsolute(model) ? path.basename(model) : model;
+}
+
 export class RunsView implements vscode.TreeDataProvider<RunListItem>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -45,7 +52,7 @@ export class RunsView implements vscode.TreeDataProvider<RunListItem>, vscode.Di
   getTreeItem(run: RunListItem): vscode.TreeItem {
     const s = run.summary;
     const dataset = path.basename(run.record.dataset.train.path);
-    const item = new vscode.TreeItem(`${run.record.model} · ${dataset}`);
+    const item = new vscode.TreeItem(`${run.record.mode === 'score' ? 'scored by ' : ''}${modelLabel(run.record.model)} · ${dataset}`);
     item.id = run.id;
     const state = datasetState(run.record.dataset.train);
     const loss = s.bestEvalLoss !== null ? `best eval ${s.bestEvalLoss.toFixed(3)}` : s.lastTrainLoss !== null ? `train ${s.lastTrainLoss.toFixed(3)}` : '';
