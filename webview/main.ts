@@ -266,7 +266,7 @@ function drawChart(id: string, title: string, names: string[], series: (readonly
       axes: [
         { stroke: fg, grid: { stroke: grid, width: 1 }, label: 'step' },
         // Learning rates are small: 2e-4, not 0.000.
-        { stroke: fg, grid: { stroke: grid, width: 1 }, values: (_u: uPlot, ticks: number[]) => ticks.map((v) => (v !== 0 && Math.abs(v) < 0.01 ? v.toExponential(1) : String(+v.toFixed(3)))) },
+        { stroke: fg, grid: { stroke: grid, width: 1 }, size: 64, values: (_u: uPlot, ticks: number[]) => ticks.map((v) => (v !== 0 && Math.abs(v) < 0.01 ? v.toExponential(1) : String(+v.toFixed(3)))) },
       ],
       series: [{ label: 'step' }, ...names.map((n, i) => ({ label: n, stroke: palette[i % palette.length], width: 2, spanGaps: true, points: { show: (series[i]?.length ?? 0) < 40 } }))],
       legend: { show: true },

@@ -228,7 +228,9 @@ export class TuningPanel implements vscode.Disposable {
       case 'reveal': {
         const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(m.file));
         const line = Math.min(m.line - 1, doc.lineCount - 1);
-        const editor = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.One, preserveFocus: false });
+        // In the editor already showing the dataset, else in the first group (never over the panel).
+        const shown = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === doc.uri.toString() && e.viewColumn !== this.panel.viewColumn);
+        const editor = await vscode.window.showTextDocument(doc, { viewColumn: shown?.viewColumn ?? vscode.ViewColumn.One, preserveFocus: false });
         editor.selection = new vscode.Selection(line, 0, line, 0);
         editor.revealRange(new vscode.Range(line, 0, line, 0), vscode.TextEditorRevealType.InCenter);
         break;
