@@ -18,7 +18,7 @@ import { fixFile, unifiedDiff, writeFixed } from './fixFile';
 import { FileLintResult, lintFile } from './lintFile';
 import { PartnerIndex, findPartner } from '../core/leakage';
 import { TuneUsageError, runTune } from './tune';
-import { TARGET_IDS } from '../core/targets';
+import { TARGET_IDS, costText } from '../core/targets';
 import { TokenWorker } from '../tokenize/client';
 import type { ExactTokenizerId } from '../tokenize/counters';
 
@@ -199,7 +199,7 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
         const n = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
         write(`${r.file}: ${s.formatLabel}${s.format ? ` (${s.format}${s.formatSource === 'pinned' ? ', pinned' : ''})` : ''}, ${n(s.samples, 'sample')}, ${n(s.errors, 'error')}, ${n(s.warnings, 'warning')}, ${n(s.infos, 'info')}\n`);
         for (const t of s.targets) {
-          const cost = t.costUsd === null ? ', no published price' : t.costUsd < 0.01 ? ', under $0.01' : `, about $${t.costUsd.toFixed(2)}`;
+          const cost = `, ${costText(t)}`;
           write(`${r.file}: [${t.target}] ${t.tokens.toLocaleString('en-US')} tokens (${t.exact ? 'counted' : t.counted > 0 ? `${t.counted.toLocaleString('en-US')} samples counted, the others estimated and calibrated` : 'estimated'}) x ${t.epochs} epochs = ${t.trainedTokens.toLocaleString('en-US')} trained tokens${cost}; ${t.tokenLimit !== null ? `${n(t.overLimit, 'sample')} over the ${t.tokenLimit.toLocaleString('en-US')}-token limit` : 'no token limit known'}\n`);
         }
       }
@@ -209,7 +209,7 @@ export async function runLint(argv: string[], write: (s: string) => void): Promi
     const out = values.summary
       ? { diagnostics, files: results.map((r) => ({
         file: r.file, format: r.summary.format ?? null, samples: r.summary.samples, errors: r.summary.errors, warnings: r.summary.warnings, infos: r.summary.infos,
-        targets: r.summary.targets.map((t) => ({ target: t.target, tokens: t.tokens, exact: t.exact, counted: t.counted, epochs: t.epochs, trainedTokens: t.trainedTokens, costUsd: t.costUsd, tokenLimit: t.tokenLimit, overLimit: t.overLimit })),
+        targets: r.summary.targets.map((t) => ({ target: t.target, tokens: t.tokens, exact: t.exact, counted: t.counted, epochs: t.epochs, trainedTokens: t.trainedTokens, costUsd: t.costUsd, priceVerified: t.priceVerified, tokenLimit: t.tokenLimit, overLimit: t.overLimit })),
       })) }
       : diagnostics;
     write(JSON.stringify(out, null, 2) + '\n');

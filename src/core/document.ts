@@ -346,7 +346,7 @@ export class TargetTokens {
       const trainedTokens = tokens * t.epochs;
       return {
         target: t.id, label: t.label, tokens, exact: this.counted[k] === this.count, counted: this.counted[k] as number, epochs: t.epochs, trainedTokens,
-        costUsd: costOf(trainedTokens, t), tokenLimit: Number.isFinite(t.tokenLimit) ? t.tokenLimit : null, overLimit: this.over[k] as number, distribution: k === 0 ? dist : null,
+        costUsd: costOf(trainedTokens, t), priceSource: t.priceSource ?? null, priceVerified: t.priceVerified, tokenLimit: Number.isFinite(t.tokenLimit) ? t.tokenLimit : null, overLimit: this.over[k] as number, distribution: k === 0 ? dist : null,
       };
     });
   }

@@ -81,7 +81,7 @@ export interface RawSettings {
 /** Default epochs for the trained-token estimate when `sftStudio.epochs` is not set. */
 export const DEFAULT_EPOCHS = 3;
 
-interface PriceEntry { usdPerMillionTrainingTokens: number; source?: string }
+interface PriceEntry { usdPerMillionTrainingTokens: number; source?: string; verified?: boolean }
 
 /** The price table shipped in data/prices.json. */
 export const BUILTIN_PRICES: Readonly<Record<string, PriceEntry>> = (PRICE_TABLE as { prices: Record<string, PriceEntry> }).prices;
@@ -198,13 +198,13 @@ export function resolveOptions(raw: RawSettings, filePath: string | undefined): 
   const prices: Record<string, PriceEntry> = { ...BUILTIN_PRICES };
   for (const [id, entry] of Object.entries(objectSetting(raw.prices, 'prices', 'targets to {"usdPerMillionTrainingTokens": N}', problems) ?? {})) {
     const n = typeof entry === 'number' ? entry : typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>).usdPerMillionTrainingTokens : undefined;
-    if (typeof n === 'number' && Number.isFinite(n) && n >= 0) prices[id] = { usdPerMillionTrainingTokens: n, source: 'the sftStudio.prices setting' };
+    if (typeof n === 'number' && Number.isFinite(n) && n >= 0) prices[id] = { usdPerMillionTrainingTokens: n, source: 'the sftStudio.prices setting', verified: true };
     else problems.push({ setting: `prices.${id}`, message: 'must be {"usdPerMillionTrainingTokens": N} or a number' });
   }
   const targets: ResolvedTarget[] = profiles.map((p) => {
     const limit = limits[p.id] ?? (raw.tokenLimits !== undefined && Object.prototype.hasOwnProperty.call(raw.tokenLimits, p.model) ? limits[p.model] : undefined);
     const price = prices[p.id];
-    return { ...p, tokenLimit: limit ?? p.maxTokensPerExample, usdPerMillion: price?.usdPerMillionTrainingTokens, priceSource: price?.source, epochs };
+    return { ...p, tokenLimit: limit ?? p.maxTokensPerExample, usdPerMillion: price?.usdPerMillionTrainingTokens, priceSource: price?.source, priceVerified: price?.verified === true, epochs };
   });
   return { options: { severities, pinnedFormat, targetModel, tokenLimit, maxLineLength, dedupe, duplicates, pairs, targets, split }, problems };
 }

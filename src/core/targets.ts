@@ -110,6 +110,8 @@ export interface ResolvedTarget extends TargetProfile {
   /** US dollars per million trained tokens, where known. */
   readonly usdPerMillion: number | undefined;
   readonly priceSource: string | undefined;
+  /** False for a shipped price not yet checked against the provider's page (data/prices.json says which). */
+  readonly priceVerified: boolean;
   readonly epochs: number;
 }
 
@@ -411,10 +413,20 @@ export interface TargetSummary {
   readonly epochs: number;
   readonly trainedTokens: number;
   readonly costUsd: number | null;
+  /** Where the price comes from, and whether it was checked there. */
+  readonly priceSource: string | null;
+  readonly priceVerified: boolean;
   /** null: no limit known (a local model without one in tokenLimits). */
   readonly tokenLimit: number | null;
   readonly overLimit: number;
   readonly distribution: TokenDistribution | null;
+}
+
+/** "about $12.40", or why there is no figure; an unchecked price says so and where to check it. */
+export function costText(t: Pick<TargetSummary, 'costUsd' | 'priceSource' | 'priceVerified'>): string {
+  if (t.costUsd === null) return 'no published price';
+  const figure = t.costUsd < 0.01 ? 'under $0.01' : `about $${t.costUsd.toFixed(2)}`;
+  return t.priceVerified ? figure : `${figure} (price not yet checked: confirm it at ${t.priceSource ?? "the provider's pricing page"})`;
 }
 
 export function costOf(trainedTokens: number, t: ResolvedTarget): number | null {

@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import type { DatasetSummaryParams } from '../shared/protocol';
 import { LANGUAGE_ID, PICK_TARGET_COMMAND } from '../shared/protocol';
+import { costText } from '../core/targets';
 
 const plural = (n: number, one: string, many = one + 's') => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -70,7 +71,7 @@ export class DatasetStatusBar implements vscode.Disposable {
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(first === undefined ? '**No tuning target** · only the format rules apply\n\n' : '**Tuning target**\n\n');
     for (const t of s.targets) {
-      const cost = t.costUsd === null ? 'no published price' : t.costUsd < 0.01 ? 'under $0.01' : `about $${t.costUsd.toFixed(2)}`;
+      const cost = costText(t);
       md.appendMarkdown(`\`${t.target}\` · ${fmt(t.tokens)} tokens (${t.exact ? 'counted' : 'estimated, counting…'}) × ${t.epochs} epochs = ${fmt(t.trainedTokens)} trained tokens · ${cost}\n\n`);
       if (t.tokenLimit !== null) md.appendMarkdown(`${plural(t.overLimit, 'sample')} over the ${fmt(t.tokenLimit)}-token limit\n\n`);
     }
