@@ -204,7 +204,7 @@ async function targetsBench(text: string): Promise<void> {
   }
   const estimated = await best(() => lintFile(FILE, withTargets));
   await Promise.all([...workers.values()].map((w) => w.dispose()));
-  process.stdout.write(`4. targets (${targets}), CLI --no-duplicates\n`);
+  process.stdout.write(`5. targets (${targets}), CLI --no-duplicates\n`);
   process.stdout.write(`   baseline: lint without a target             ${ms(base)}\n`);
   process.stdout.write(`   with the targets, estimated counts         ${ms(estimated)}  ratio ${(estimated / base).toFixed(2)}×\n`);
   process.stdout.write(`   with the targets, exact counts (CLI: long samples + calibration, in token workers) ${ms(counted)}  ratio ${(counted / base).toFixed(2)}× (target ≤ 2×); first run, starting the workers and loading the vocabularies: ${ms(firstRun)}\n`);
