@@ -8,6 +8,8 @@ import { localAdvice, vertexAdvice } from '../../src/core/advice';
 import { detectOverfitting } from '../../src/core/overfitting';
 import { datasetState, listRuns, readRunEvents, writeFileAtomic } from '../../src/core/runStore';
 import { formProblems, FromPanel, messageProblem, ToPanel } from '../../src/shared/panelProtocol';
+import { configFromForm, hardSampleRows } from '../../src/core/tuningForm';
+import { runConfigProblems } from '../../src/core/runs';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'sft-tuning-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -112,5 +114,32 @@ describe('panel messages', () => {
       learningRate: 'the learning rate must be a number',
     });
     assert.deepEqual(formProblems(form), {});
+  });
+});
+
+describe('the form and the hard-sample list', () => {
+  const form = {
+    backend: 'local' as const, model: ' builtin:tiny ', trainFile: '/d/train.jsonl', validationFile: '', validationSplit: 0.1, epochs: 3, learningRate: 1e-3, batchSize: 8,
+    gradientAccumulation: 1, maxLength: 1024, method: 'full' as const, loraRank: 8, warmupRatio: 0.03, packing: true, earlyStoppingPatience: 2,
+    learningRateMultiplier: null, epochCount: null, adapterSize: 4 as const,
+  };
+
+  test('a form gives the run config the trainer reads (and the schema accepts)', () => {
+    const config = configFromForm(form);
+    assert.deepEqual(config, {
+      mode: 'train', model: 'builtin:tiny', method: 'full', lora: { rank: 8, alpha: 16, dropout: 0.05, target_modules: 'all-linear' }, epochs: 3, learning_rate: 1e-3,
+      batch_size: 8, gradient_accumulation: 1, max_length: 1024, warmup_ratio: 0.03, packing: true, early_stopping_patience: 2, validation_split: 0.1, seed: 42,
+    });
+    assert.deepEqual(runConfigProblems({ ...config, train_file: 'data/train.jsonl' }), []);
+    assert.equal(configFromForm({ ...form, validationFile: '/d/validation.jsonl' }).validation_split, 0, 'a validation file replaces the split');
+  });
+
+  test("hard samples: the training file's highest losses, from training when there was one, with the line as preview", () => {
+    const t = '2026-11-23T10:00:00Z';
+    const loss = (line: number, value: number, stage: 'score' | 'after_training', file: 'train' | 'validation' = 'train') => ({ event: 'sample_loss' as const, time: t, file, line, loss: value, stage });
+    const events = [loss(1, 9, 'score'), loss(1, 0.5, 'after_training'), loss(2, 2.5, 'after_training'), loss(3, 1.5, 'after_training'), loss(1, 7, 'after_training', 'validation')];
+    const rows = hardSampleRows(events, '/d/train.jsonl', 'first\nsecond <b>\nthird\n');
+    assert.deepEqual(rows.map((r) => [r.line, r.loss, r.preview]), [[2, 2.5, 'second <b>'], [3, 1.5, 'third'], [1, 0.5, 'first']]);
+    assert.deepEqual(rows.map((r) => r.percentile), [1 / 3, 2 / 3, 1]);
   });
 });

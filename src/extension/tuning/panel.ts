@@ -12,9 +12,10 @@ import { localAdvice } from '../../core/advice';
 import { conventionalPartners } from '../../core/leakage';
 import { detectOverfitting, type LossPoint } from '../../core/overfitting';
 import { datasetState, listRuns, readRun, readRunEvents } from '../../core/runStore';
-import type { RunConfig, SampleLossEvent, TrainerEvent } from '../../core/runs';
+import type { TrainerEvent } from '../../core/runs';
 import { normalizeDataset } from '../../core/trainingData';
-import { FromPanel, messageProblem, PANEL_VIEW_TYPE, PanelState, type FormValues, type HardSampleRow, type RunRow, type ToPanel } from '../../shared/panelProtocol';
+import { FromPanel, messageProblem, PANEL_VIEW_TYPE, PanelState, type FormValues, type RunRow, type ToPanel } from '../../shared/panelProtocol';
+import { configFromForm, hardSampleRows } from '../../core/tuningForm';
 import { SHOW_HARD_SAMPLES_COMMAND } from '../hardSamples';
 import { preflightOf } from './preflight';
 import { resolveInterpreter } from './interpreter';
@@ -40,27 +41,6 @@ export function runRows(runsDir: string | undefined): RunRow[] {
     id: r.id, status: r.status, backend: r.record.backend, model: r.record.model, dataset: path.basename(r.record.dataset.train.path),
     bestEvalLoss: r.summary.bestEvalLoss, durationSeconds: r.summary.durationSeconds, datasetChanged: datasetState(r.record.dataset.train) !== 'unchanged',
   }));
-}
-
-/** The hard samples of a run: its highest per-sample losses on the training file, with a preview of each line. */
-export function hardSampleRows(events: readonly TrainerEvent[], datasetPath: string, text: string | undefined, limit = 20): HardSampleRow[] {
-  const losses = events.filter((e): e is SampleLossEvent => e.event === 'sample_loss' && e.file === 'train' && typeof e.loss === 'number');
-  const latestStage = losses.some((e) => e.stage === 'after_training') ? 'after_training' : 'score';
-  const scored = losses.filter((e) => (e.stage ?? 'score') === latestStage).sort((a, b) => (b.loss ?? 0) - (a.loss ?? 0));
-  const lines = text?.split('\n') ?? [];
-  return scored.slice(0, limit).map((e, i) => ({
-    file: datasetPath, line: e.line, loss: e.loss ?? 0, percentile: (i + 1) / scored.length, preview: (lines[e.line - 1] ?? '').slice(0, 200),
-  }));
-}
-
-export function configFromForm(form: FormValues): Omit<RunConfig, 'train_file' | 'validation_file' | 'output_dir'> {
-  return {
-    mode: 'train', model: form.model.trim(), method: form.method,
-    lora: { rank: form.loraRank, alpha: 2 * form.loraRank, dropout: 0.05, target_modules: 'all-linear' },
-    epochs: form.epochs, learning_rate: form.learningRate, batch_size: form.batchSize, gradient_accumulation: form.gradientAccumulation,
-    max_length: form.maxLength, warmup_ratio: form.warmupRatio, packing: form.packing, early_stopping_patience: form.earlyStoppingPatience,
-    validation_split: form.validationFile === '' ? form.validationSplit : 0, seed: 42,
-  };
 }
 
 export class TuningPanel implements vscode.Disposable {
