@@ -5,6 +5,7 @@
  * pyenv or conda `python3` comes first on the PATH), else `python3`.
  */
 import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { PythonExtension } from '@vscode/python-extension';
 import * as vscode from 'vscode';
 
@@ -18,7 +19,8 @@ let probed: Promise<string | undefined> | undefined;
 
 function hasTorch(python: string): Promise<boolean> {
   return new Promise((resolve) => {
-    execFile(python, ['-c', 'import torch'], { timeout: 20_000, windowsHide: true }, (err) => resolve(err === null));
+    // From a neutral folder, so no module of the workspace can shadow torch.
+    execFile(python, ['-c', 'import torch'], { timeout: 20_000, windowsHide: true, cwd: tmpdir() }, (err) => resolve(err === null));
   });
 }
 
@@ -41,6 +43,8 @@ export async function resolveInterpreter(scope: vscode.Uri | undefined): Promise
       // the Python extension is there but not ready: look for one ourselves
     }
   }
+  // Nothing runs for an untrusted workspace, not even this probe.
+  if (!vscode.workspace.isTrusted) return { path: 'python3', source: 'default' };
   probed ??= firstWithTorch();
   const found = await probed;
   return found !== undefined ? { path: found, source: 'found with PyTorch' } : { path: 'python3', source: 'default' };

@@ -1,0 +1,41 @@
+// End to end: in an untrusted workspace the linter works, and nothing runs: the tuning panel
+// says why and does not start the trainer (nor probe for an interpreter).
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { VSCodeSession, findRepoRoot, openFile, runCommand, startVSCode, waitForProblems, webviewFrame, withScreenshotOnFailure } from './harness';
+
+const repo = findRepoRoot();
+
+describe('an untrusted workspace', () => {
+  let vs: VSCodeSession;
+  let workspace: string;
+
+  before(async () => {
+    workspace = join(mkdtempSync(join(tmpdir(), 'sft-e2e-')), 'untrusted');
+    cpSync(join(repo, 'samples', 'gemini'), workspace, { recursive: true });
+    vs = await startVSCode({ workspace, extensionPath: repo, workspaceTrust: 'restricted' });
+  });
+  after(async () => {
+    await vs?.close();
+    if (workspace) rmSync(join(workspace, '..'), { recursive: true, force: true });
+  });
+
+  const step = (name: string, fn: () => Promise<void>) => test(name, () => withScreenshotOnFailure(vs, name, fn));
+
+  step('the dataset is still linted, the tuning panel says why it cannot start, and no run is made', async () => {
+    await openFile(vs.page, 'train.jsonl');
+    await waitForProblems(vs.page, (ps) => ps.some((p) => p.file.endsWith('train.jsonl')));
+    await runCommand(vs.page, 'SFT Studio: Start Tuning Run');
+    const frame = await webviewFrame(vs.page, '#untrusted');
+    await frame.locator('#untrusted:not([hidden])').waitFor();
+    assert.match((await frame.locator('#untrusted').textContent()) ?? '', /not trusted/);
+    assert.match((await frame.locator('#interpreter').textContent()) ?? '', /python3 \(default\)/, 'no interpreter was probed');
+    await frame.waitForFunction(() => /samples/.test(document.querySelector('#preflight')?.textContent ?? ''));
+    assert.equal(await frame.evaluate(() => (document.querySelector('#start') as HTMLElement & { disabled: boolean }).disabled), true);
+    assert.equal(await frame.locator('#launch-anyway').isHidden(), true);
+    assert.equal(existsSync(join(workspace, '.sft-studio')), false);
+  });
+});
