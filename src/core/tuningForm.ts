@@ -2,19 +2,9 @@
  * What the tuning panel's form and lists mean in run terms: the run config a form asks for, and
  * the hard samples a run's events point at. Plain functions, tested without VS Code.
  */
-import type { RunConfig, SampleLossEvent, TrainerEvent } from './runs';
+import { rankSampleLosses, topPercentOf } from './hardSamples';
+import type { RunConfig, TrainerEvent } from './runs';
 import type { FormValues, HardSampleRow } from '../shared/panelProtocol';
-
-/** The hard samples of a run: its highest per-sample losses on the training file, with a preview of each line. */
-export function hardSampleRows(events: readonly TrainerEvent[], datasetPath: string, text: string | undefined, limit = 20): HardSampleRow[] {
-  const losses = events.filter((e): e is SampleLossEvent => e.event === 'sample_loss' && e.file === 'train' && typeof e.loss === 'number');
-  const latestStage = losses.some((e) => e.stage === 'after_training') ? 'after_training' : 'score';
-  const scored = losses.filter((e) => (e.stage ?? 'score') === latestStage).sort((a, b) => (b.loss ?? 0) - (a.loss ?? 0));
-  const lines = text?.split('\n') ?? [];
-  return scored.slice(0, limit).map((e, i) => ({
-    file: datasetPath, line: e.line, loss: e.loss ?? 0, percentile: (i + 1) / scored.length, preview: (lines[e.line - 1] ?? '').slice(0, 200),
-  }));
-}
 
 export function configFromForm(form: FormValues): Omit<RunConfig, 'train_file' | 'validation_file' | 'output_dir'> {
   return {
@@ -26,3 +16,13 @@ export function configFromForm(form: FormValues): Omit<RunConfig, 'train_file' |
   };
 }
 
+/**
+ * The hard samples of a run: its highest per-sample losses on the training file, ranked as the
+ * editor's marks rank them ("top k %"), with a preview of each line.
+ */
+export function hardSampleRows(events: readonly TrainerEvent[], datasetPath: string, text: string | undefined, limit = 20): HardSampleRow[] {
+  const lines = text?.split('\n') ?? [];
+  return rankSampleLosses(events, 'train').samples.slice(0, limit).map((s) => ({
+    file: datasetPath, line: s.line, loss: s.loss, topPercent: topPercentOf(s), preview: (lines[s.line - 1] ?? '').slice(0, 200),
+  }));
+}

@@ -46,7 +46,8 @@ export const RunRow = z.object({
 });
 export type RunRow = z.infer<typeof RunRow>;
 
-export const HardSampleRow = z.object({ file: z.string(), line: z.number().int(), loss: z.number(), percentile: z.number(), preview: z.string() });
+/** `topPercent` k: fewer than k % of the scored samples have a higher loss (as the editor's marks say). */
+export const HardSampleRow = z.object({ file: z.string(), line: z.number().int(), loss: z.number(), topPercent: z.number(), preview: z.string() });
 export type HardSampleRow = z.infer<typeof HardSampleRow>;
 
 export const Preflight = z.object({

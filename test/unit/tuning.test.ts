@@ -104,7 +104,7 @@ describe('panel messages', () => {
     assert.equal(messageProblem(FromPanel, { type: 'start', form, launchAnyway: false }), undefined);
     assert.match(messageProblem(FromPanel, { type: 'start', form: { ...form, batchSize: 0 }, launchAnyway: false }) ?? '', /form\.batchSize: the batch size must be at least 1/);
     assert.match(messageProblem(FromPanel, { type: 'explode' }) ?? '', /type/);
-    assert.match(messageProblem(ToPanel, { type: 'hardSamples', runId: 'r', items: [{ file: 'f', line: 'one', loss: 1, percentile: 0.1, preview: '' }] }) ?? '', /items\.0\.line/);
+    assert.match(messageProblem(ToPanel, { type: 'hardSamples', runId: 'r', items: [{ file: 'f', line: 'one', loss: 1, topPercent: 10, preview: '' }] }) ?? '', /items\.0\.line/);
   });
 
   test('form problems are sentences per field, as the user types', () => {
@@ -134,12 +134,12 @@ describe('the form and the hard-sample list', () => {
     assert.equal(configFromForm({ ...form, validationFile: '/d/validation.jsonl' }).validation_split, 0, 'a validation file replaces the split');
   });
 
-  test("hard samples: the training file's highest losses, from training when there was one, with the line as preview", () => {
+  test("hard samples: the training file's highest losses (a line's last score counts), ranked as the editor's marks, with the line as preview", () => {
     const t = '2026-11-23T10:00:00Z';
     const loss = (line: number, value: number, stage: 'score' | 'after_training', file: 'train' | 'validation' = 'train') => ({ event: 'sample_loss' as const, time: t, file, line, loss: value, stage });
     const events = [loss(1, 9, 'score'), loss(1, 0.5, 'after_training'), loss(2, 2.5, 'after_training'), loss(3, 1.5, 'after_training'), loss(1, 7, 'after_training', 'validation')];
     const rows = hardSampleRows(events, '/d/train.jsonl', 'first\nsecond <b>\nthird\n');
     assert.deepEqual(rows.map((r) => [r.line, r.loss, r.preview]), [[2, 2.5, 'second <b>'], [3, 1.5, 'third'], [1, 0.5, 'first']]);
-    assert.deepEqual(rows.map((r) => r.percentile), [1 / 3, 2 / 3, 1]);
+    assert.deepEqual(rows.map((r) => r.topPercent), [1, 34, 67]);
   });
 });
