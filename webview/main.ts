@@ -5,7 +5,7 @@
  */
 import '@vscode-elements/elements';
 import uPlot from 'uplot';
-import { GEMINI_MODELS, localAdvice, vertexAdvice } from '../src/core/advice';
+import { GEMINI_MODELS, localAdvice, localFormAdvice, vertexAdvice, vertexFormAdvice } from '../src/core/advice';
 import { FormValues, formProblems, FromPanel, messageProblem, ToPanel, type HardSampleRow, type Preflight } from '../src/shared/panelProtocol';
 
 interface VsCodeApi {
@@ -159,27 +159,10 @@ function writeForm(values: FormValues): void {
 /** Advice for the backend and model chosen, into every field the user has not typed in. */
 function applyAdvice(values: Record<string, unknown>): void {
   const model = String(values.model ?? '');
-  if (values.backend === 'vertex') {
-    const a = vertexAdvice(model, samples);
-    const patch: Partial<FormValues> = { epochCount: a.hyperParameters.epochCount ?? null, learningRateMultiplier: a.hyperParameters.learningRateMultiplier ?? null, adapterSize: a.hyperParameters.adapterSize };
-    why = { ...why, ...a.why };
-    for (const [k, v] of Object.entries(patch) as [FieldKey, FormValues[FieldKey]][]) if (!touched.has(k)) fields.get(k)?.write(v);
-  } else {
-    const a = localAdvice(model, samples, hasValidationFile);
-    const c = a.config;
-    const patch: Partial<FormValues> = {
-      epochs: c.epochs, learningRate: c.learning_rate, batchSize: c.batch_size, gradientAccumulation: c.gradient_accumulation, maxLength: c.max_length,
-      method: c.method, loraRank: c.lora?.rank ?? 16, warmupRatio: c.warmup_ratio, earlyStoppingPatience: c.early_stopping_patience, validationSplit: c.validation_split,
-    };
-    why = { ...why, ...Object.fromEntries(Object.entries(a.why).map(([k, v]) => [camel(k), v])) };
-    for (const [k, v] of Object.entries(patch) as [FieldKey, FormValues[FieldKey]][]) if (v !== undefined && !touched.has(k)) fields.get(k)?.write(v);
-  }
+  const advice = values.backend === 'vertex' ? vertexFormAdvice(vertexAdvice(model, samples)) : localFormAdvice(localAdvice(model, samples, hasValidationFile));
+  why = { ...why, ...advice.why };
+  for (const [k, v] of Object.entries(advice.values) as [FieldKey, FormValues[FieldKey]][]) if (!touched.has(k)) fields.get(k)?.write(v);
   for (const [k, f] of fields) f.group.title = why[k] ?? '';
-}
-
-function camel(key: string): string {
-  const map: Record<string, string> = { learning_rate: 'learningRate', batch_size: 'batchSize', gradient_accumulation: 'gradientAccumulation', warmup_ratio: 'warmupRatio', early_stopping_patience: 'earlyStoppingPatience', validation_split: 'validationSplit' };
-  return map[key] ?? key;
 }
 
 let preflightTimer: number | undefined;
@@ -365,7 +348,7 @@ function showHardSamples(items: HardSampleRow[]): void {
   const list = el('ol', { class: 'hard-list' });
   for (const h of items) {
     const button = el('button', { class: 'hard-sample', type: 'button', 'data-line': String(h.line), title: `reveal line ${h.line}` },
-      el('span', { class: 'hard-where' }, `line ${h.line} · loss ${fmt(h.loss, 2)} · top ${Math.max(1, Math.round(h.percentile * 100))} %`),
+      el('span', { class: 'hard-where' }, `line ${h.line} · loss ${fmt(h.loss, 2)} · top ${h.topPercent} %`),
       el('span', { class: 'hard-preview' }, h.preview));
     button.addEventListener('click', () => send({ type: 'reveal', file: h.file, line: h.line }));
     list.append(el('li', {}, button));

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FORMAT_IDS, isFormatId, type FormatId } from '../core/formats';
-import { conventionalPartners } from '../core/leakage';
+import { pairedValidationFile } from '../core/leakage';
 import { localAdvice } from '../core/advice';
 import type { RunConfig, RunSummary, TrainerEvent } from '../core/runs';
 import { bundledTrainerDir, launch, prepareRun, RunSetupError } from '../backends/local/runner';
@@ -53,8 +53,7 @@ const num = (name: string, v: string | undefined, integer = false): number | und
 };
 
 function pairedValidation(train: string): string | undefined {
-  if (!/train/i.test(path.basename(train))) return undefined;
-  const found = conventionalPartners(path.resolve(train)).find((p) => p !== path.resolve(train) && existsSync(p) && !/test/i.test(path.basename(p)));
+  const found = pairedValidationFile(train, existsSync);
   // Shown as the training file was given: relative when it was.
   return found !== undefined && !path.isAbsolute(train) ? path.relative(process.cwd(), found) : found;
 }

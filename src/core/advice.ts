@@ -5,6 +5,7 @@
  * for Vertex AI, and common LoRA practice for local runs.
  */
 import type { RunConfig } from './runs';
+import type { FormValues } from '../shared/panelProtocol';
 
 export const TINY_MODEL = 'builtin:tiny';
 
@@ -88,4 +89,37 @@ export function vertexAdvice(model: string, trainSamples: number): VertexAdvice 
   return few
     ? { hyperParameters: { epochCount: undefined, learningRateMultiplier: 10, adapterSize: 4 }, why: { epochCount: `${n} (< 1,000) on Gemini 2.5 Flash: the service's default epochs${lite}`, learningRateMultiplier: 'few samples: learn faster (multiplier 10)', adapterSize: 'adapter size 4 with fewer than 1,000 samples' } }
     : { hyperParameters: { epochCount: undefined, learningRateMultiplier: undefined, adapterSize: 8 }, why: { epochCount: `${n} (≥ 1,000) on Gemini 2.5 Flash: the service's defaults${lite}`, learningRateMultiplier: 'the default multiplier', adapterSize: 'adapter size 8 for Flash with 1,000 samples or more (Pro keeps 4)' } };
+}
+
+/** Run-config keys as the form names them. */
+const FORM_KEY: Readonly<Record<string, keyof FormValues>> = {
+  learning_rate: 'learningRate', batch_size: 'batchSize', gradient_accumulation: 'gradientAccumulation', warmup_ratio: 'warmupRatio',
+  early_stopping_patience: 'earlyStoppingPatience', validation_split: 'validationSplit', max_length: 'maxLength', epochs: 'epochs', method: 'method',
+};
+
+export interface FormAdvice {
+  readonly values: Partial<FormValues>;
+  /** Why, by form field. */
+  readonly why: Readonly<Partial<Record<keyof FormValues, string>>>;
+}
+
+/** A local run's advice as form values. */
+export function localFormAdvice(a: Advice): FormAdvice {
+  const c = a.config;
+  const values: Partial<FormValues> = {
+    epochs: c.epochs, learningRate: c.learning_rate, batchSize: c.batch_size, gradientAccumulation: c.gradient_accumulation, maxLength: c.max_length,
+    method: c.method, loraRank: c.lora?.rank ?? 16, warmupRatio: c.warmup_ratio, earlyStoppingPatience: c.early_stopping_patience, validationSplit: c.validation_split,
+  };
+  const why: Partial<Record<keyof FormValues, string>> = {};
+  for (const [k, v] of Object.entries(a.why)) {
+    const field = FORM_KEY[k];
+    if (field !== undefined) why[field] = v;
+  }
+  return { values: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<FormValues>, why };
+}
+
+/** Vertex AI's advice as form values (empty fields leave the service's defaults). */
+export function vertexFormAdvice(a: VertexAdvice): FormAdvice {
+  const h = a.hyperParameters;
+  return { values: { epochCount: h.epochCount ?? null, learningRateMultiplier: h.learningRateMultiplier ?? null, adapterSize: h.adapterSize }, why: a.why };
 }

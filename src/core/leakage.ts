@@ -47,6 +47,16 @@ export function findPartner(file: string, pairs: Readonly<Record<string, string>
   return conventionalPartners(me).find((p) => p !== me && exists(p));
 }
 
+/**
+ * The validation file a training file is paired with by name, for a tuning run: only a file
+ * named for training gets one, and never its test split.
+ */
+export function pairedValidationFile(trainPath: string, exists: (p: string) => boolean): string | undefined {
+  const me = path.resolve(trainPath);
+  if (!/train/i.test(path.basename(me))) return undefined;
+  return conventionalPartners(me).find((p) => p !== me && exists(p) && !/test/i.test(path.basename(p)));
+}
+
 /** The other split of a dataset, asked "is this sample in there too?". */
 export interface Partner {
   readonly file: string;

@@ -8,16 +8,15 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunSetupError } from '../../backends/local/runner';
 import type { RunHandle, StartRequest } from '../../backends/types';
-import { localAdvice } from '../../core/advice';
-import { conventionalPartners } from '../../core/leakage';
+import { localAdvice, localFormAdvice, TINY_MODEL } from '../../core/advice';
+import { pairedValidationFile } from '../../core/leakage';
 import { detectOverfitting, type LossPoint } from '../../core/overfitting';
 import { datasetState, listRuns, readRun, readRunEvents } from '../../core/runStore';
 import type { TrainerEvent } from '../../core/runs';
-import { normalizeDataset } from '../../core/trainingData';
 import { FromPanel, messageProblem, PANEL_VIEW_TYPE, PanelState, type FormValues, type RunRow, type ToPanel } from '../../shared/panelProtocol';
 import { configFromForm, hardSampleRows } from '../../core/tuningForm';
 import { SHOW_HARD_SAMPLES_COMMAND } from '../hardSamples';
-import { preflightOf } from './preflight';
+import { datasetFacts, preflightOf } from './preflight';
 import { resolveInterpreter } from './interpreter';
 import type { RunManager } from './runManager';
 
@@ -27,12 +26,6 @@ function nonce(): string {
   const bytes = new Uint8Array(24);
   globalThis.crypto.getRandomValues(bytes);
   return Buffer.from(bytes).toString('base64').replace(/[^A-Za-z0-9]/g, '');
-}
-
-/** The validation file beside a training file, found by its conventional name. */
-export function pairedValidation(trainPath: string): string | undefined {
-  if (!/train/i.test(path.basename(trainPath))) return undefined;
-  return conventionalPartners(trainPath).find((p) => p !== trainPath && existsSync(p) && !/test/i.test(path.basename(p)));
 }
 
 export function runRows(runsDir: string | undefined): RunRow[] {
@@ -159,20 +152,17 @@ export class TuningPanel implements vscode.Disposable {
 
   private async sendInit(): Promise<void> {
     const doc = await this.document();
-    const validation = pairedValidation(this.dataset.fsPath);
-    const samples = normalizeDataset(doc.getText()).lines.length;
-    const advice = localAdvice('builtin:tiny', samples, validation !== undefined);
-    const c = advice.config;
+    const validation = pairedValidationFile(this.dataset.fsPath, existsSync);
+    const { samples } = datasetFacts(doc);
+    const advice = localFormAdvice(localAdvice(TINY_MODEL, samples, validation !== undefined));
     const form: FormValues = {
-      backend: 'local', model: 'builtin:tiny', trainFile: this.dataset.fsPath, validationFile: validation ?? '', validationSplit: c.validation_split ?? 0,
-      epochs: c.epochs ?? 1, learningRate: c.learning_rate ?? 2e-4, batchSize: c.batch_size ?? 4, gradientAccumulation: c.gradient_accumulation ?? 1,
-      maxLength: c.max_length ?? 1024, method: c.method ?? 'lora', loraRank: c.lora?.rank ?? 16, warmupRatio: c.warmup_ratio ?? 0.03, packing: false,
-      earlyStoppingPatience: c.early_stopping_patience ?? 0, learningRateMultiplier: null, epochCount: null, adapterSize: 4,
+      backend: 'local', model: TINY_MODEL, trainFile: this.dataset.fsPath, validationFile: validation ?? '', validationSplit: 0, epochs: 1, learningRate: 1e-3,
+      batchSize: 8, gradientAccumulation: 1, maxLength: 1024, method: 'full', loraRank: 16, warmupRatio: 0.03, packing: false, earlyStoppingPatience: 0,
+      learningRateMultiplier: null, epochCount: null, adapterSize: 4,
+      ...advice.values,
     };
     const interpreter = await resolveInterpreter(this.dataset);
-    const why: Record<string, string> = {};
-    const keys: Record<string, string> = { learning_rate: 'learningRate', batch_size: 'batchSize', warmup_ratio: 'warmupRatio', early_stopping_patience: 'earlyStoppingPatience', validation_split: 'validationSplit' };
-    for (const [k, v] of Object.entries(advice.why)) why[keys[k] ?? k] = v;
+    const why: Record<string, string> = { ...advice.why };
     this.post({
       type: 'init', dataset: { path: this.dataset.fsPath, name: vscode.workspace.asRelativePath(this.dataset), samples },
       validation: { path: validation !== undefined ? vscode.workspace.asRelativePath(validation) : null, paired: validation !== undefined },
