@@ -69,5 +69,3 @@ export class Replay<T> {
     }
   }
 }
-
-export class EventLog extends Replay<TrainerEvent> {}

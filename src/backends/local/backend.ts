@@ -6,7 +6,7 @@ import { appendFileSync, closeSync, existsSync, openSync, readFileSync, readSync
 import * as path from 'node:path';
 import { readRun, readRunEvents, runProcessAlive, writeFileAtomic } from '../../core/runStore';
 import { parseTrainerEvent, summarizeEvents, type RunSummary, type TrainerEvent } from '../../core/runs';
-import { EventLog, Replay, type RunHandle, type StartRequest, type TuningBackend } from '../types';
+import { Replay, type RunHandle, type StartRequest, type TuningBackend } from '../types';
 import { launch, prepareRun } from './runner';
 
 export const LEASE_SECONDS = 120;
@@ -59,7 +59,7 @@ export class LocalBackend implements TuningBackend {
   start(request: StartRequest): RunHandle {
     const python = request.python ?? this.opts.python();
     const run = prepareRun({ ...request, python, origin: 'extension' });
-    const log = new EventLog();
+    const log = new Replay<TrainerEvent>();
     const lines = new Replay<string>();
     const controller = new AbortController();
     const lease = path.join(run.dir, 'lease');
@@ -82,7 +82,7 @@ export class LocalBackend implements TuningBackend {
     const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
     const lease = path.join(dir, 'lease');
     this.holdLease(lease);
-    const log = new EventLog();
+    const log = new Replay<TrainerEvent>();
     const file = path.join(dir, 'events.jsonl');
     let offset = 0;
     let rest = '';
