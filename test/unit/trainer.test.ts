@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -59,6 +59,26 @@ async function gone(pid: number, timeoutMs = 30_000): Promise<boolean> {
     if (Date.now() > deadline) return false;
     await new Promise<void>((r) => setImmediate(r));
   }
+}
+
+/** The run's `finished` event, once the trainer has written it to events.jsonl (watched, not polled). */
+function finishedEvent(dir: string, timeoutMs = 60_000): Promise<{ status: string; reason?: string | null }> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const last = readRunEvents(dir).find((e) => e.event === 'finished');
+      if (last === undefined || last.event !== 'finished') return false;
+      watcher.close();
+      clearTimeout(timer);
+      resolve(last);
+      return true;
+    };
+    const watcher = watch(dir, () => void check());
+    const timer = setTimeout(() => {
+      watcher.close();
+      reject(new Error(`no finished event in ${dir} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    check();
+  });
 }
 
 const sampleLines = (file: string) =>
@@ -202,13 +222,21 @@ describe('the local runner', () => {
     const runs = path.join(tmp, 'orphan');
     const child = spawn(process.execPath, [BIN, 'tune', TRAIN, '--model', 'builtin:tiny', '--max-steps', '400', '--runs-dir', runs, '--python', PYTHON, '--json'], { cwd: ROOT });
     let trainerPid = 0;
+    let runDir = '';
     for await (const line of createInterface({ input: child.stdout })) {
-      const e = JSON.parse(line) as { event: string; pid?: number };
-      if (e.event === 'started') trainerPid = e.pid!;
+      const e = JSON.parse(line) as { event: string; pid?: number; config?: { output_dir: string } };
+      if (e.event === 'started') {
+        trainerPid = e.pid!;
+        runDir = e.config!.output_dir;
+      }
       if (e.event === 'progress') break;
     }
     assert.ok(trainerPid > 0);
     child.kill('SIGKILL');
+    // The trainer says so in its own events file, then exits.
+    const finished = await finishedEvent(runDir);
+    assert.equal(finished.status, 'cancelled');
+    assert.equal(finished.reason, 'the program that started the trainer went away');
     assert.ok(await gone(trainerPid), 'the trainer noticed its stdin closing and stopped');
   });
 
