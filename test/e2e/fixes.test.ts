@@ -1,12 +1,9 @@
 // End to end: light-bulb fixes and "Fix all" in a real VS Code.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import {
-  Problem, VSCodeSession, applyQuickFix, findRepoRoot, focusEditor, openFile, pickQuickItem, runCommand, startVSCode, waitForProblems, withScreenshotOnFailure,
-} from './harness';
+import { after, before, describe } from 'node:test';
+import { Problem, VSCodeSession, applyQuickFix, findRepoRoot, focusEditor, openFile, pickQuickItem, runCommand, startVSCode, waitForProblems, closeAndRemove, scratchWorkspace, stepsOf } from './harness';
 
 const repo = findRepoRoot();
 const line = (role: string, text = 'a') => JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'q' }] }, { role, parts: [{ text }] }] });
@@ -17,7 +14,7 @@ describe('quick fixes in VS Code', () => {
   const file = () => join(workspace, 'data', 'broken.jsonl');
 
   before(async () => {
-    workspace = join(mkdtempSync(join(tmpdir(), 'sft-e2e-')), 'fixes');
+    workspace = scratchWorkspace('fixes');
     mkdirSync(join(workspace, 'data'), { recursive: true });
     writeFileSync(file(), [
       line('assistant', 'first'),
@@ -28,12 +25,9 @@ describe('quick fixes in VS Code', () => {
     writeFileSync(join(workspace, 'data', 'bom.jsonl'), '\ufeff' + [line('model'), line('model', 'b')].join('\r\n') + '\r\n');
     vs = await startVSCode({ workspace, extensionPath: repo });
   });
-  after(async () => {
-    await vs?.close();
-    if (workspace) rmSync(join(workspace, '..'), { recursive: true, force: true });
-  });
+  after(() => closeAndRemove(vs, workspace));
 
-  const step = (name: string, fn: () => Promise<void>) => test(name, () => withScreenshotOnFailure(vs, name, fn));
+  const step = stepsOf(() => vs);
   const mine = (ps: Problem[]) => ps.filter((p) => p.file.endsWith('broken.jsonl'));
 
   step('a light-bulb fix renames the role and its problem goes', async () => {

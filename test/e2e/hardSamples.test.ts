@@ -2,15 +2,12 @@
 // builtin:tiny on /usr/bin/python3), in a real VS Code. One run and one code-server for the file.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { readRunEvents } from '../../src/core/runStore';
 import { formatLoss, hardSampleMessage, hardSamples, rankSampleLosses, type RankedSample, type SampleRanking } from '../../src/core/hardSamples';
-import {
-  Problem, VSCodeSession, findRepoRoot, focusEditor, goToPosition, hoverAt, parkMouse, pickQuickItem, runCommand, startVSCode, waitForNotification, waitForProblems, withScreenshotOnFailure,
-} from './harness';
+import { Problem, VSCodeSession, findRepoRoot, focusEditor, goToPosition, hoverAt, parkMouse, pickQuickItem, runCommand, startVSCode, waitForNotification, waitForProblems, closeAndRemove, scratchWorkspace, stepsOf } from './harness';
 
 const repo = findRepoRoot();
 const XSS = '<img src=x onerror=alert(1)>';
@@ -56,7 +53,7 @@ describe('hard samples in VS Code', () => {
     samples.map((s) => ({ line: shift(s.line), text: `${shift(s.line)} info ${hardSampleMessage(s)}` })).sort((a, b) => a.line - b.line).map((r) => r.text);
 
   before(async () => {
-    workspace = join(mkdtempSync(join(tmpdir(), 'sft-e2e-')), 'hard');
+    workspace = scratchWorkspace('hard');
     mkdirSync(join(workspace, 'data'), { recursive: true });
     writeFileSync(join(workspace, 'data', 'train.jsonl'), DATASET.join('\n') + '\n');
     // The run and the editor start side by side; each is awaited on its own end.
@@ -65,12 +62,9 @@ describe('hard samples in VS Code', () => {
     ranking = rankSampleLosses(readRunEvents(runDir), 'train');
     assert.equal(ranking.samples.length, DATASET.length, 'the run scored every sample');
   });
-  after(async () => {
-    await vs?.close();
-    if (workspace) rmSync(join(workspace, '..'), { recursive: true, force: true });
-  });
+  after(() => closeAndRemove(vs, workspace));
 
-  const step = (name: string, fn: () => Promise<void>) => test(name, () => withScreenshotOnFailure(vs, name, fn));
+  const step = stepsOf(() => vs);
 
   step('"Show Hard Samples of a Run…" opens the dataset and lists the top 10 % in the Problems panel', async () => {
     await runCommand(vs.page, 'SFT Studio: Show Hard Samples of a Run…');

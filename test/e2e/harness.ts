@@ -13,7 +13,9 @@
 // Environment: SFT_E2E_CHROMIUM (browser binary, default /usr/bin/chromium), SFT_E2E_HEADED=1,
 // SFT_E2E_VERBOSE=1 (echo code-server's output), SFT_E2E_KEEP=1 (keep the temporary folders),
 // SFT_E2E_RESULTS (screenshot folder, default <repo>/test-results).
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { test } from 'node:test';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Frame, type Locator, type Page } from 'playwright-core';
 import { findRepoRoot, launchCodeServer, type CodeServerInstance, type CodeServerRuntime } from './codeServer';
@@ -209,6 +211,24 @@ export async function waitForWorkbench(page: Page, workspace: string, timeoutMs 
   await page.waitForSelector('.monaco-workbench .part.editor', { timeout: timeoutMs });
   // The window title carries the folder's name once the workspace is open.
   await page.waitForFunction((name) => document.title.includes(name), basename(workspace), { timeout: timeoutMs });
+}
+
+/** A fresh, empty folder named `name` (in a temporary parent) to open as a suite's workspace. */
+export function scratchWorkspace(name: string): string {
+  return join(mkdtempSync(join(tmpdir(), 'sft-e2e-')), name);
+}
+
+/** A suite's `after`: closes VS Code and removes its scratch workspace (kept with SFT_E2E_KEEP=1). */
+export async function closeAndRemove(session: VSCodeSession | undefined, workspace: string | undefined): Promise<void> {
+  await session?.close();
+  if (workspace !== undefined && !process.env.SFT_E2E_KEEP) rmSync(join(workspace, '..'), { recursive: true, force: true });
+}
+
+/** A suite's test steps: each saves a screenshot and the logs when it fails. */
+export function stepsOf(session: () => VSCodeSession, timeoutMs?: number): (name: string, fn: () => Promise<void>) => void {
+  return (name, fn) => {
+    test(name, timeoutMs !== undefined ? { timeout: timeoutMs } : {}, () => withScreenshotOnFailure(session(), name, fn));
+  };
 }
 
 /**
@@ -418,6 +438,8 @@ export async function goToPosition(page: Page, line: number, column: number, tim
   await page.locator(QUICK_INPUT).waitFor({ state: 'hidden', timeout: timeoutMs });
   const want = `Ln ${line}, Col ${column}`;
   await page.waitForFunction((w) => (document.getElementById('status.editor.selection')?.textContent ?? '').includes(w), want, { timeout: timeoutMs });
+  // Keys typed next must reach the editor: wait until it has the focus back from the picker.
+  await page.waitForFunction(() => document.activeElement?.closest('.monaco-editor') != null, undefined, { timeout: timeoutMs });
 }
 
 /** Gives focus back to the active editor (e.g. after reading the Problems panel). */

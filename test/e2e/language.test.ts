@@ -1,13 +1,10 @@
 // End to end in a real VS Code (code-server + Chromium): the language service on the sample
 // workspace. One code-server serves every test of this file.
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import {
-  VSCodeSession, clickStatusBarItem, findRepoRoot, pickQuickItem, focusEditor, goToPosition, hoverAt, openFile, startVSCode, waitForProblems, waitForStatusBar, withScreenshotOnFailure,
-} from './harness';
+import { after, before, describe } from 'node:test';
+import { VSCodeSession, clickStatusBarItem, findRepoRoot, pickQuickItem, focusEditor, goToPosition, hoverAt, openFile, startVSCode, waitForProblems, waitForStatusBar, closeAndRemove, scratchWorkspace, stepsOf } from './harness';
 
 const repo = findRepoRoot();
 
@@ -16,7 +13,7 @@ describe('language service in VS Code', () => {
   let workspace: string;
 
   before(async () => {
-    workspace = join(mkdtempSync(join(tmpdir(), 'sft-e2e-')), 'samples');
+    workspace = scratchWorkspace('samples');
     cpSync(join(repo, 'samples'), workspace, { recursive: true });
     vs = await startVSCode({
       workspace,
@@ -24,12 +21,9 @@ describe('language service in VS Code', () => {
       settings: { 'sftStudio.rules': { 'inconsistent-system-instruction': 'warning' } },
     });
   });
-  after(async () => {
-    await vs?.close();
-    if (workspace) rmSync(join(workspace, '..'), { recursive: true, force: true });
-  });
+  after(() => closeAndRemove(vs, workspace));
 
-  const step = (name: string, fn: () => Promise<void>) => test(name, () => withScreenshotOnFailure(vs, name, fn));
+  const step = stepsOf(() => vs);
 
   step('the Problems panel lists each problem at its key or value, with its code', async () => {
     await openFile(vs.page, 'gemini/train.jsonl');

@@ -1,12 +1,11 @@
 // End to end: Start Tuning Run in a real VS Code, on the demo dataset, with the local trainer
 // (Debian's torch under /usr/bin/python3, or SFT_STUDIO_TEST_PYTHON) and builtin:tiny.
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import type { Frame } from 'playwright-core';
-import { VSCodeSession, findRepoRoot, openFile, pickQuickItem, resultsDir, runCommand, startVSCode, statusBarItem, waitForWorkbench, webviewFrame, withScreenshotOnFailure } from './harness';
+import { VSCodeSession, findRepoRoot, openFile, pickQuickItem, resultsDir, runCommand, startVSCode, statusBarItem, waitForWorkbench, webviewFrame, closeAndRemove, scratchWorkspace, stepsOf } from './harness';
 
 const repo = findRepoRoot();
 const PYTHON = process.env.SFT_STUDIO_TEST_PYTHON ?? '/usr/bin/python3';
@@ -18,7 +17,7 @@ describe('Start Tuning Run in VS Code', () => {
   let frame: Frame;
 
   before(async () => {
-    workspace = join(mkdtempSync(join(tmpdir(), 'sft-e2e-')), 'tuning');
+    workspace = scratchWorkspace('tuning');
     cpSync(join(repo, 'samples', 'gemini'), workspace, { recursive: true });
     // Dataset text that looks like HTML must show as text, wherever it is shown.
     appendFileSync(join(workspace, 'train.jsonl'), JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'Show me an image tag' }] }, { role: 'model', parts: [{ text: XSS }] }] }) + '\n');
@@ -28,12 +27,9 @@ describe('Start Tuning Run in VS Code', () => {
     writeFileSync(join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'sftStudio.python.interpreter': PYTHON }));
     vs = await startVSCode({ workspace, extensionPath: repo });
   });
-  after(async () => {
-    await vs?.close();
-    if (workspace && !process.env.SFT_E2E_KEEP) rmSync(join(workspace, '..'), { recursive: true, force: true });
-  });
+  after(() => closeAndRemove(vs, workspace));
 
-  const step = (name: string, fn: () => Promise<void>) => test(name, { timeout: 300_000 }, () => withScreenshotOnFailure(vs, name, fn));
+  const step = stepsOf(() => vs, 300_000);
 
   step('the panel opens beside the dataset with Local and builtin:tiny chosen, and the preflight speaks', async () => {
     await openFile(vs.page, 'train.jsonl');

@@ -1,11 +1,10 @@
 // End to end: in an untrusted workspace the linter works, and nothing runs: the tuning panel
 // says why and does not start the trainer (nor probe for an interpreter).
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { VSCodeSession, findRepoRoot, openFile, runCommand, startVSCode, waitForProblems, webviewFrame, withScreenshotOnFailure } from './harness';
+import { after, before, describe } from 'node:test';
+import { VSCodeSession, findRepoRoot, openFile, runCommand, startVSCode, waitForProblems, webviewFrame, closeAndRemove, scratchWorkspace, stepsOf } from './harness';
 
 const repo = findRepoRoot();
 
@@ -14,16 +13,13 @@ describe('an untrusted workspace', () => {
   let workspace: string;
 
   before(async () => {
-    workspace = join(mkdtempSync(join(tmpdir(), 'sft-e2e-')), 'untrusted');
+    workspace = scratchWorkspace('untrusted');
     cpSync(join(repo, 'samples', 'gemini'), workspace, { recursive: true });
     vs = await startVSCode({ workspace, extensionPath: repo, workspaceTrust: 'restricted' });
   });
-  after(async () => {
-    await vs?.close();
-    if (workspace) rmSync(join(workspace, '..'), { recursive: true, force: true });
-  });
+  after(() => closeAndRemove(vs, workspace));
 
-  const step = (name: string, fn: () => Promise<void>) => test(name, () => withScreenshotOnFailure(vs, name, fn));
+  const step = stepsOf(() => vs);
 
   step('the dataset is still linted, the tuning panel says why it cannot start, and no run is made', async () => {
     await openFile(vs.page, 'train.jsonl');
