@@ -104,8 +104,10 @@ export function readRun(dir: string): RunListItem | undefined {
   // A finished run has its summary written once; only a run still going is summed up from its events.
   const stored = readJson(path.join(dir, 'summary.json'));
   const summary = isSummary(stored) && stored.status !== 'running' ? stored : summarizeEvents(readRunEvents(dir));
-  // A run with no `finished` whose process is gone was cut off (the machine restarted, say).
-  const status = summary.status === 'running' && !runProcessAlive(dir) ? 'interrupted' : summary.status;
+  // A local run with no `finished` whose process is gone was cut off (the machine restarted, say).
+  // A remote run goes on without us: it is running until its job says otherwise.
+  const local = record.backend === 'local';
+  const status = summary.status === 'running' && local && !runProcessAlive(dir) ? 'interrupted' : summary.status;
   return { id: record.id, dir, record, summary, status };
 }
 

@@ -121,7 +121,20 @@ export interface ErrorEvent extends EventBase {
   readonly hint?: string | null;
   readonly kind?: string;
 }
-export type TrainerEvent = StartedEvent | ProgressEvent | MetricsEvent | SampleLossEvent | CheckpointEvent | WarningEvent | FinishedEvent | ErrorEvent;
+/** A remote job's state (Vertex AI), written each time it changes. */
+export interface JobEvent extends EventBase {
+  readonly event: 'job';
+  readonly backend: 'vertex';
+  /** The job's resource name: projects/P/locations/L/tuningJobs/J. */
+  readonly name: string;
+  /** The service's own state: JOB_STATE_PENDING, JOB_STATE_RUNNING, JOB_STATE_SUCCEEDED... */
+  readonly state: string;
+  readonly console_url?: string;
+  readonly tuned_model?: { readonly model?: string; readonly endpoint?: string } | null;
+  readonly data_stats?: { readonly examples?: number; readonly billable_tokens?: number; readonly steps?: number; readonly truncated?: number } | null;
+  readonly error?: { readonly code?: number; readonly message?: string } | null;
+}
+export type TrainerEvent = StartedEvent | ProgressEvent | MetricsEvent | SampleLossEvent | CheckpointEvent | WarningEvent | FinishedEvent | ErrorEvent | JobEvent;
 export type RunStatus = 'completed' | 'cancelled' | 'failed';
 
 let compiled: { config: ValidateFunction; event: ValidateFunction } | undefined;
@@ -170,6 +183,8 @@ export interface RunSummary {
   readonly error: { message: string; hint?: string | null } | null;
   readonly warnings: number;
   readonly sampleLosses: number;
+  /** A remote run's job as last reported (absent for local runs). */
+  readonly job?: Omit<JobEvent, 'event' | 'time'>;
 }
 
 /** What a run's events add up to (a run without `finished` is still running, or was cut off). */
@@ -179,6 +194,7 @@ export function summarizeEvents(events: readonly TrainerEvent[]): RunSummary {
   let lastTrainLoss: number | null = null, lastEvalLoss: number | null = null, bestEvalLoss: number | null = null, accuracy: number | null = null;
   let adapter: string | null = null;
   let error: RunSummary['error'] = null;
+  let job: RunSummary['job'];
   for (const e of events) {
     switch (e.event) {
       case 'started':
@@ -210,6 +226,11 @@ export function summarizeEvents(events: readonly TrainerEvent[]): RunSummary {
         adapter = e.adapter;
         if (e.steps !== undefined) steps = e.steps;
         break;
+      case 'job': {
+        const { event: _e, time: _t, ...rest } = e;
+        job = rest;
+        break;
+      }
       case 'checkpoint':
         break;
     }
@@ -217,7 +238,7 @@ export function summarizeEvents(events: readonly TrainerEvent[]): RunSummary {
   const startedAt = events[0]?.time ?? null;
   const finishedAt = status === 'running' ? null : (events[events.length - 1]?.time ?? null);
   const durationSeconds = startedAt !== null && finishedAt !== null ? (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000 : null;
-  return { status, steps, totalSteps, lastTrainLoss, lastEvalLoss, bestEvalLoss, accuracy, adapter, startedAt, finishedAt, durationSeconds, error, warnings, sampleLosses };
+  return { status, steps, totalSteps, lastTrainLoss, lastEvalLoss, bestEvalLoss, accuracy, adapter, startedAt, finishedAt, durationSeconds, error, warnings, sampleLosses, ...(job !== undefined ? { job } : {}) };
 }
 
 /** A run id that sorts by time and says which model: `20261123-171502-gemma-2-2b-it`. */

@@ -32,7 +32,7 @@ export const FormValues = z.object({
 });
 export type FormValues = z.infer<typeof FormValues>;
 
-const Event = z.looseObject({ event: z.enum(['started', 'progress', 'metrics', 'sample_loss', 'checkpoint', 'warning', 'finished', 'error']), time: z.string() });
+const Event = z.looseObject({ event: z.enum(['started', 'progress', 'metrics', 'sample_loss', 'checkpoint', 'warning', 'finished', 'error', 'job']), time: z.string() });
 
 export const RunRow = z.object({
   id: z.string(),
