@@ -116,7 +116,7 @@ function checkField(key: FieldKey, label: string): Field {
 }
 
 const LOCAL_FIELDS: FieldKey[] = ['epochs', 'learningRate', 'batchSize', 'gradientAccumulation', 'maxLength', 'method', 'loraRank', 'warmupRatio', 'packing', 'earlyStoppingPatience'];
-const VERTEX_FIELDS: FieldKey[] = ['epochCount', 'learningRateMultiplier', 'adapterSize'];
+const VERTEX_FIELDS: FieldKey[] = ['project', 'location', 'bucket', 'epochCount', 'learningRateMultiplier', 'adapterSize'];
 
 function buildForm(): void {
   const list: Field[] = [
@@ -135,9 +135,12 @@ function buildForm(): void {
     textField('warmupRatio', 'Warm-up (fraction of steps)', 'number'),
     checkField('packing', 'Pack samples into full rows'),
     textField('earlyStoppingPatience', 'Early stopping patience (evaluations; 0 = off)', 'number'),
+    textField('project', 'Google Cloud project', 'text'),
+    textField('location', 'Region', 'text'),
+    textField('bucket', 'Cloud Storage folder for the data (gs://…)', 'text'),
     textField('epochCount', 'Epochs (empty: the service default)', 'number'),
     textField('learningRateMultiplier', 'Learning-rate multiplier (empty: default)', 'number'),
-    selectField('adapterSize', 'Adapter size', [{ value: '1', label: '1' }, { value: '4', label: '4' }, { value: '8', label: '8' }, { value: '16', label: '16' }]),
+    selectField('adapterSize', 'Adapter size', [1, 2, 4, 8, 16].map((n) => ({ value: String(n), label: String(n) }))),
   ];
   const form = $('form');
   for (const f of list) {
@@ -282,6 +285,9 @@ function onEvents(runId: string, label: string, events: Record<string, unknown>[
     $('log').replaceChildren();
     $('hard').replaceChildren();
     $('overfitting').hidden = true;
+    $('job').hidden = true;
+    $('try-it').hidden = true;
+    $('try-answers').replaceChildren();
     vscode.setState({ ...(vscode.getState() as object | undefined), runId });
     $('run').hidden = false;
     $('run').scrollIntoView({ block: 'start' });
@@ -321,6 +327,9 @@ function onEvents(runId: string, label: string, events: Record<string, unknown>[
       case 'checkpoint':
         logLine(`checkpoint at step ${String(e.step)}`);
         break;
+      case 'job':
+        showJob(e);
+        break;
       case 'finished':
         r.status = String(e.status);
         logLine(`finished: ${String(e.status)}${e.adapter ? `, adapter ${String(e.adapter)}` : ''}`);
@@ -338,6 +347,42 @@ function onEvents(runId: string, label: string, events: Record<string, unknown>[
   $('run').hidden = false;
   redrawAll();
   updateButtons();
+}
+
+const JOB_STATES: Record<string, string> = {
+  JOB_STATE_QUEUED: 'queued', JOB_STATE_PENDING: 'pending', JOB_STATE_RUNNING: 'running', JOB_STATE_SUCCEEDED: 'succeeded', JOB_STATE_FAILED: 'failed',
+  JOB_STATE_CANCELLING: 'cancelling', JOB_STATE_CANCELLED: 'cancelled', JOB_STATE_PAUSED: 'paused', JOB_STATE_EXPIRED: 'expired', JOB_STATE_UPDATING: 'updating',
+};
+
+/** A remote job's facts: its name and state, the service's data statistics, the tuned model. */
+function showJob(e: Record<string, unknown>): void {
+  const box = $('job');
+  box.hidden = false;
+  const facts: [string, string][] = [['Job', String(e.name)], ['State', JOB_STATES[String(e.state)] ?? String(e.state)]];
+  const stats = (e.data_stats ?? null) as Record<string, unknown> | null;
+  const count = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : '–');
+  if (stats !== null) {
+    facts.push(['Examples', count(stats.examples)], ['Billable tokens', count(stats.billable_tokens)], ['Steps', count(stats.steps)]);
+    if (typeof stats.truncated === 'number' && stats.truncated > 0) facts.push(['Truncated by the service', count(stats.truncated)]);
+  }
+  const tuned = (e.tuned_model ?? null) as Record<string, unknown> | null;
+  if (tuned !== null && typeof tuned.endpoint === 'string') facts.push(['Tuned model endpoint', tuned.endpoint]);
+  if (tuned !== null && typeof tuned.model === 'string') facts.push(['Tuned model', tuned.model]);
+  const err = (e.error ?? null) as Record<string, unknown> | null;
+  if (err !== null && typeof err.message === 'string') facts.push(['Error', err.message]);
+  const list = el('dl', { id: 'job-facts' });
+  for (const [k, v] of facts) list.append(el('dt', {}, k), el('dd', { 'data-fact': k }, v));
+  box.replaceChildren(el('h3', {}, 'Vertex AI job'), list);
+  box.dataset.state = String(e.state);
+  $('try-it').hidden = !(tuned !== null && typeof tuned.endpoint === 'string' && e.state === 'JOB_STATE_SUCCEEDED');
+}
+
+function showTryIt(m: Extract<ToPanel, { type: 'tryItResult' }>): void {
+  const host = $('try-answers');
+  const column = (title: string, a: { model: string; text: string | null; error: string | null }, id: string) =>
+    el('div', { class: 'try-answer', id, 'data-ok': String(a.error === null) }, el('h4', {}, title), el('div', { class: 'try-model' }, a.model), el('div', { class: 'try-text' }, a.error === null ? (a.text ?? '') : `error: ${a.error}`));
+  host.replaceChildren(column('Base model', m.base, 'try-base'), column('Tuned model', m.tuned, 'try-tuned'));
+  ($('try-send') as HTMLElement & { disabled: boolean }).disabled = false;
 }
 
 function showHardSamples(items: HardSampleRow[]): void {
@@ -433,6 +478,9 @@ function onMessage(raw: unknown): void {
       drawChart('chart-compare', 'Runs compared: loss', names, m.series.flatMap((s) => [s.train, s.eval]));
       break;
     }
+    case 'tryItResult':
+      if (run?.id === m.runId) showTryIt(m);
+      break;
     case 'notice':
       $('notice').textContent = m.text;
       $('notice').dataset.level = m.level;
@@ -453,6 +501,13 @@ function main(): void {
   });
   $('stop-at-best').addEventListener('click', () => {
     if (run !== undefined) send({ type: 'stopAtBest', runId: run.id });
+  });
+  $('try-send').addEventListener('click', () => {
+    const prompt = ($('try-prompt') as ValueElement).value.trim();
+    if (run === undefined || prompt === '') return;
+    ($('try-send') as HTMLElement & { disabled: boolean }).disabled = true;
+    $('try-answers').replaceChildren(el('div', { class: 'try-waiting' }, 'asking both models…'));
+    send({ type: 'tryIt', runId: run.id, prompt });
   });
   window.addEventListener('message', (e: MessageEvent<unknown>) => onMessage(e.data));
   // Theme changes restyle the page through CSS variables; the canvases need a redraw.

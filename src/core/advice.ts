@@ -63,7 +63,7 @@ export type GeminiModel = (typeof GEMINI_MODELS)[number];
 export interface VertexHyperParameters {
   readonly epochCount: number | undefined;
   readonly learningRateMultiplier: number | undefined;
-  readonly adapterSize: 1 | 4 | 8 | 16;
+  readonly adapterSize: 1 | 2 | 4 | 8 | 16;
 }
 
 export interface VertexAdvice {

@@ -9,8 +9,7 @@ export const PANEL_VIEW_TYPE = 'sftStudio.tuning';
 
 const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).min(1, `${what} must be at least 1`);
 
-/** The form, as typed; each field's rule gives the sentence shown beside it. */
-export const FormValues = z.object({
+const FormFields = z.object({
   backend: z.enum(['local', 'vertex']),
   model: z.string().trim().min(1, 'name a model: builtin:tiny, a Hugging Face id or a folder'),
   trainFile: z.string().min(1, 'choose the training file'),
@@ -28,7 +27,20 @@ export const FormValues = z.object({
   earlyStoppingPatience: z.number({ error: 'patience must be a number' }).int('patience must be a whole number').min(0, 'patience cannot be negative'),
   learningRateMultiplier: z.number({ error: 'the multiplier must be a number' }).gt(0, 'the multiplier must be more than 0').nullable(),
   epochCount: positiveInt('the epoch count').nullable(),
-  adapterSize: z.union([z.literal(1), z.literal(4), z.literal(8), z.literal(16)]),
+  adapterSize: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8), z.literal(16)]),
+  /** Vertex AI: the Google Cloud project, region and Cloud Storage folder the data goes to. */
+  project: z.string().trim(),
+  location: z.string().trim(),
+  bucket: z.string().trim(),
+});
+
+/** The form, as typed; each field's rule gives the sentence shown beside it. */
+export const FormValues = FormFields.superRefine((v, ctx) => {
+  if (v.backend !== 'vertex') return;
+  if (v.project === '') ctx.addIssue({ code: 'custom', path: ['project'], message: 'name the Google Cloud project (setting sftStudio.vertex.project, or `gcloud config set project P`)' });
+  if (v.location === '') ctx.addIssue({ code: 'custom', path: ['location'], message: 'name the region, e.g. us-central1' });
+  if (!/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](\/.*)?$/.test(v.bucket)) ctx.addIssue({ code: 'custom', path: ['bucket'], message: 'a Cloud Storage folder for the data: gs://BUCKET or gs://BUCKET/prefix' });
+  if (/\s/.test(v.model)) ctx.addIssue({ code: 'custom', path: ['model'], message: 'a Gemini model id has no spaces, e.g. gemini-2.5-flash' });
 });
 export type FormValues = z.infer<typeof FormValues>;
 
@@ -63,6 +75,9 @@ export const Preflight = z.object({
 });
 export type Preflight = z.infer<typeof Preflight>;
 
+const TryItAnswer = z.object({ model: z.string(), text: z.string().nullable(), error: z.string().nullable() });
+export type TryItAnswer = z.infer<typeof TryItAnswer>;
+
 const Series = z.object({ runId: z.string(), label: z.string(), train: z.array(z.tuple([z.number(), z.number()])), eval: z.array(z.tuple([z.number(), z.number()])) });
 
 /** Extension → panel. */
@@ -85,6 +100,8 @@ export const ToPanel = z.discriminatedUnion('type', [
   z.object({ type: z.literal('runs'), runs: z.array(RunRow) }),
   z.object({ type: z.literal('compare'), series: z.array(Series) }),
   z.object({ type: z.literal('notice'), level: z.enum(['info', 'warning', 'error']), text: z.string() }),
+  /** "Try it": one prompt's answers from the base model and the tuned one, or why there is none. */
+  z.object({ type: z.literal('tryItResult'), runId: z.string(), prompt: z.string(), base: TryItAnswer, tuned: TryItAnswer }),
 ]);
 export type ToPanel = z.infer<typeof ToPanel>;
 
@@ -97,6 +114,7 @@ export const FromPanel = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stopAtBest'), runId: z.string() }),
   z.object({ type: z.literal('reveal'), file: z.string(), line: z.number().int().min(1) }),
   z.object({ type: z.literal('openRun'), runId: z.string() }),
+  z.object({ type: z.literal('tryIt'), runId: z.string(), prompt: z.string().trim().min(1, 'type a prompt').max(100_000) }),
 ]);
 export type FromPanel = z.infer<typeof FromPanel>;
 

@@ -97,7 +97,7 @@ describe('panel messages', () => {
   const form = {
     backend: 'local', model: 'builtin:tiny', trainFile: '/d/train.jsonl', validationFile: '', validationSplit: 0.1, epochs: 3, learningRate: 2e-4, batchSize: 4,
     gradientAccumulation: 4, maxLength: 2048, method: 'lora', loraRank: 16, warmupRatio: 0.03, packing: false, earlyStoppingPatience: 3,
-    learningRateMultiplier: null, epochCount: null, adapterSize: 4,
+    learningRateMultiplier: null, epochCount: null, adapterSize: 4, project: '', location: '', bucket: '',
   };
 
   test('a valid start message passes; anything else is named', () => {
@@ -115,13 +115,27 @@ describe('panel messages', () => {
     });
     assert.deepEqual(formProblems(form), {});
   });
+
+  test('Vertex AI needs a project, a region and a gs:// folder; a local run does not', () => {
+    const vertex = { ...form, backend: 'vertex', model: 'gemini-2.5-flash' };
+    assert.deepEqual(Object.keys(formProblems(vertex)).sort(), ['bucket', 'location', 'project']);
+    assert.match(formProblems({ ...vertex, project: 'p', location: 'us-central1', bucket: 'my-bucket' }).bucket ?? '', /gs:\/\/BUCKET/);
+    assert.deepEqual(formProblems({ ...vertex, project: 'p', location: 'us-central1', bucket: 'gs://my-bucket/sft' }), {});
+    assert.deepEqual(formProblems({ ...vertex, project: 'p', location: 'us-central1', bucket: 'gs://b12/x', model: 'gemini 2.5' }), { model: 'a Gemini model id has no spaces, e.g. gemini-2.5-flash' });
+  });
+
+  test('"Try it" asks with a prompt, and its answers say which model gave them or why none did', () => {
+    assert.match(messageProblem(FromPanel, { type: 'tryIt', runId: 'r', prompt: '  ' }) ?? '', /type a prompt/);
+    const answer = (model: string, text: string | null, error: string | null) => ({ model, text, error });
+    assert.equal(messageProblem(ToPanel, { type: 'tryItResult', runId: 'r', prompt: 'hi', base: answer('gemini-2.5-flash', 'hello', null), tuned: answer('projects/p/locations/l/endpoints/1', null, 'HTTP 429') }), undefined);
+  });
 });
 
 describe('the form and the hard-sample list', () => {
   const form = {
     backend: 'local' as const, model: ' builtin:tiny ', trainFile: '/d/train.jsonl', validationFile: '', validationSplit: 0.1, epochs: 3, learningRate: 1e-3, batchSize: 8,
     gradientAccumulation: 1, maxLength: 1024, method: 'full' as const, loraRank: 8, warmupRatio: 0.03, packing: true, earlyStoppingPatience: 2,
-    learningRateMultiplier: null, epochCount: null, adapterSize: 4 as const,
+    learningRateMultiplier: null, epochCount: null, adapterSize: 4 as const, project: '', location: '', bucket: '',
   };
 
   test('a form gives the run config the trainer reads (and the schema accepts)', () => {

@@ -18,6 +18,7 @@ import { configFromForm, hardSampleRows } from '../../core/tuningForm';
 import { SHOW_HARD_SAMPLES_COMMAND } from '../hardSamples';
 import { datasetFacts, preflightOf } from './preflight';
 import { resolveInterpreter } from './interpreter';
+import { vertexFormDefaults } from './vertex';
 import type { RunManager } from './runManager';
 
 const toWire = (e: TrainerEvent) => ({ ...e });
@@ -127,11 +128,18 @@ export class TuningPanel implements vscode.Disposable {
   <vscode-progress-bar id="progress"></vscode-progress-bar>
   <div id="eta"></div>
   <div id="overfitting" hidden role="alert"><span id="overfitting-text"></span> <vscode-button id="stop-at-best" secondary>Stop at the best checkpoint</vscode-button></div>
+  <div id="job" hidden></div>
   <div id="charts">
     <div class="chart" id="chart-loss"></div>
     <div class="chart" id="chart-accuracy"></div>
     <div class="chart" id="chart-lr"></div>
   </div>
+  <section id="try-it" hidden>
+    <h3>Try it</h3>
+    <vscode-textarea id="try-prompt" rows="3" aria-label="prompt for the base and the tuned model" placeholder="A prompt to send to the base model and to the tuned model"></vscode-textarea>
+    <vscode-button id="try-send">Ask both</vscode-button>
+    <div id="try-answers" aria-live="polite"></div>
+  </section>
   <div id="hard"></div>
   <h3>Log</h3>
   <div id="log" tabindex="0" aria-label="trainer log"></div>
@@ -158,7 +166,7 @@ export class TuningPanel implements vscode.Disposable {
     const form: FormValues = {
       backend: 'local', model: TINY_MODEL, trainFile: this.dataset.fsPath, validationFile: validation ?? '', validationSplit: 0, epochs: 1, learningRate: 1e-3,
       batchSize: 8, gradientAccumulation: 1, maxLength: 1024, method: 'full', loraRank: 16, warmupRatio: 0.03, packing: false, earlyStoppingPatience: 0,
-      learningRateMultiplier: null, epochCount: null, adapterSize: 4,
+      learningRateMultiplier: null, epochCount: null, adapterSize: 4, ...vertexFormDefaults(this.dataset),
       ...advice.values,
     };
     const interpreter = await resolveInterpreter(this.dataset);
