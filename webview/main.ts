@@ -5,7 +5,7 @@
  */
 import '@vscode-elements/elements';
 import uPlot from 'uplot';
-import { GEMINI_MODELS, localAdvice, localFormAdvice, vertexAdvice, vertexFormAdvice } from '../src/core/advice';
+import { GEMINI_MODELS, TINY_MODEL, localAdvice, localFormAdvice, vertexAdvice, vertexFormAdvice } from '../src/core/advice';
 import { FormValues, formProblems, FromPanel, messageProblem, ToPanel, type HardSampleRow, type Preflight } from '../src/shared/panelProtocol';
 
 interface VsCodeApi {
@@ -172,6 +172,8 @@ let preflightTimer: number | undefined;
 
 function changed(key: FieldKey | undefined): void {
   if (key !== undefined) touched.add(key);
+  // A model of the other backend makes no sense: switch to that backend's usual one, unless typed.
+  if (key === 'backend' && !touched.has('model')) fields.get('model')?.write(readForm().backend === 'vertex' ? GEMINI_MODELS[0] : TINY_MODEL);
   const values = readForm();
   if (key === 'backend' || key === 'model') applyAdvice(values);
   validate();

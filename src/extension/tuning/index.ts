@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LocalBackend } from '../../backends/local/backend';
+import { VertexBackend } from '../../backends/vertex';
 import { TINY_MODEL } from '../../core/advice';
 import { datasetState, listRuns, type RunListItem } from '../../core/runStore';
 import type { RunConfig } from '../../core/runs';
@@ -14,6 +15,7 @@ import { PANEL_VIEW_TYPE } from '../../shared/panelProtocol';
 import { TuningPanel } from './panel';
 import { RunManager } from './runManager';
 import { RunsView } from './runsView';
+import { vertexSettingsFor } from './vertex';
 
 interface Owner {
   push<T extends vscode.Disposable>(d: T): T;
@@ -29,7 +31,9 @@ function datasetOf(uri: unknown): vscode.Uri | undefined {
 
 export function registerTuning(c: Owner, extension: vscode.ExtensionContext): void {
   const backend = new LocalBackend({ python: () => 'python3', trainerDir: extension.asAbsolutePath('trainer') });
-  const manager = c.push(new RunManager(backend));
+  // A Vertex AI run re-attached after a reload takes the token endpoint of now (it is not kept in run.json).
+  const vertex = new VertexBackend({ origin: 'extension', settings: () => ({ ...(vertexSettingsFor(undefined).tokenEndpoint ? { tokenEndpoint: vertexSettingsFor(undefined).tokenEndpoint } : {}) }) });
+  const manager = c.push(new RunManager({ local: backend, vertex }));
   const runs = c.push(new RunsView(manager));
   const tree = c.push(vscode.window.createTreeView('sftStudio.runs', { treeDataProvider: runs, canSelectMany: true, showCollapseAll: false }));
   const panelFor = (dataset: vscode.Uri) => TuningPanel.createOrShow(extension.extensionUri, manager, dataset);

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunSetupError } from '../../backends/local/runner';
+import { VertexSetupError } from '../../backends/vertex';
 import type { RunHandle, StartRequest } from '../../backends/types';
 import { localAdvice, localFormAdvice, TINY_MODEL } from '../../core/advice';
 import { pairedValidationFile } from '../../core/leakage';
@@ -18,7 +19,7 @@ import { configFromForm, hardSampleRows } from '../../core/tuningForm';
 import { SHOW_HARD_SAMPLES_COMMAND } from '../hardSamples';
 import { datasetFacts, preflightOf } from './preflight';
 import { resolveInterpreter } from './interpreter';
-import { vertexFormDefaults } from './vertex';
+import { tryIt, vertexFormDefaults, vertexStartOptions } from './vertex';
 import type { RunManager } from './runManager';
 
 const toWire = (e: TrainerEvent) => ({ ...e });
@@ -216,16 +217,23 @@ export class TuningPanel implements vscode.Disposable {
       case 'openRun':
         this.showRun(m.runId);
         break;
+      case 'tryIt': {
+        const runsDir = this.manager.runsDir(this.dataset);
+        if (runsDir === undefined || !vscode.workspace.isTrusted) break;
+        try {
+          const answers = await tryIt(path.join(runsDir, m.runId), m.prompt, this.dataset);
+          this.post({ type: 'tryItResult', runId: m.runId, prompt: m.prompt, ...answers });
+        } catch (err) {
+          this.post({ type: 'notice', level: 'error', text: `Try it: ${(err as Error).message}` });
+        }
+        break;
+      }
     }
   }
 
   private async start(form: FormValues, launchAnyway: boolean): Promise<void> {
     if (!vscode.workspace.isTrusted) {
       this.post({ type: 'notice', level: 'error', text: 'Trust this workspace to start tuning runs (they run a Python process).' });
-      return;
-    }
-    if (form.backend === 'vertex') {
-      this.post({ type: 'notice', level: 'error', text: 'The Vertex AI backend is not part of this version yet: choose Local.' });
       return;
     }
     const doc = await this.document();
@@ -243,12 +251,14 @@ export class TuningPanel implements vscode.Disposable {
     const trainFile = path.resolve(path.dirname(this.dataset.fsPath), form.trainFile);
     const validationFile = form.validationFile === '' ? undefined : path.resolve(path.dirname(this.dataset.fsPath), form.validationFile);
     try {
-      const python = (await resolveInterpreter(this.dataset)).path;
-      const run = this.manager.start({ trainFile, validationFile, runsDir, config: configFromForm(form), python }, `${form.model} on ${path.basename(trainFile)}`);
+      const label = `${form.model} on ${path.basename(trainFile)}`;
+      const run = form.backend === 'vertex'
+        ? this.manager.start('vertex', { trainFile, validationFile, runsDir, config: { mode: 'train', model: form.model.trim() }, vertex: vertexStartOptions(form, this.dataset) }, label)
+        : this.manager.start('local', { trainFile, validationFile, runsDir, config: configFromForm(form), python: (await resolveInterpreter(this.dataset)).path }, label);
       this.post({ type: 'notice', level: 'info', text: `Run ${run.handle.id} started.` });
       this.follow(run.handle, run.label);
     } catch (err) {
-      this.post({ type: 'notice', level: 'error', text: err instanceof RunSetupError ? err.message : `Could not start the run: ${(err as Error).message}` });
+      this.post({ type: 'notice', level: 'error', text: err instanceof RunSetupError || err instanceof VertexSetupError ? err.message : `Could not start the run: ${(err as Error).message}` });
     }
   }
 
@@ -262,7 +272,7 @@ export class TuningPanel implements vscode.Disposable {
     if (runsDir === undefined) return;
     try {
       const python = (await resolveInterpreter(this.dataset)).path;
-      const run = this.manager.start({ ...request, runsDir, python }, label);
+      const run = this.manager.start('local', { ...request, runsDir, python }, label);
       this.follow(run.handle, run.label);
     } catch (err) {
       void vscode.window.showErrorMessage(err instanceof RunSetupError ? err.message : `Could not start the run: ${(err as Error).message}`);

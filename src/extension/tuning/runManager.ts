@@ -17,7 +17,7 @@ export class RunManager implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
 
-  constructor(private readonly backend: TuningBackend) {}
+  constructor(private readonly backends: Readonly<Record<TuningBackend['id'], TuningBackend>>) {}
 
   /** `.sft-studio/runs` of the workspace folder that holds the dataset (or the first folder). */
   runsDir(datasetUri?: vscode.Uri): string | undefined {
@@ -25,8 +25,8 @@ export class RunManager implements vscode.Disposable {
     return folder === undefined ? undefined : path.join(folder.uri.fsPath, '.sft-studio', 'runs');
   }
 
-  start(request: StartRequest, label: string): ActiveRun {
-    const handle = this.backend.start(request);
+  start(backend: TuningBackend['id'], request: StartRequest, label: string): ActiveRun {
+    const handle = this.backends[backend].start(request);
     return this.track(handle, label);
   }
 
@@ -39,9 +39,10 @@ export class RunManager implements vscode.Disposable {
     const id = path.basename(dir);
     const mine = this.active.get(id);
     if (mine !== undefined) return mine;
-    const handle = this.backend.reattach(dir);
-    if (handle === undefined) return undefined;
     const item = readRun(dir);
+    const backend = item?.record.backend === 'vertex' ? this.backends.vertex : this.backends.local;
+    const handle = backend.reattach(dir);
+    if (handle === undefined) return undefined;
     return this.track(handle, item ? `${item.record.model} on ${path.basename(item.record.dataset.train.path)}` : id);
   }
 
