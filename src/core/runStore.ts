@@ -125,7 +125,8 @@ export function listRuns(runsDir: string): RunListItem[] {
     .sort((a, b) => (a.record.created < b.record.created ? 1 : a.record.created > b.record.created ? -1 : 0));
 }
 
-export type DatasetState = 'unchanged' | 'changed' | 'missing';
+/** `remote`: the data is known only by its Cloud Storage URI (a job opened from elsewhere). */
+export type DatasetState = 'unchanged' | 'changed' | 'missing' | 'remote';
 
 const hashes = new Map<string, { mtimeMs: number; size: number; sha256: string }>();
 
@@ -141,6 +142,7 @@ export function fileSha256(file: string): string {
 
 /** Whether the dataset a run trained on still has the content it had then. */
 export function datasetState(dataset: StoredDataset): DatasetState {
+  if (dataset.sha256 === '' || /^gs:\/\//.test(dataset.path)) return 'remote';
   try {
     return fileSha256(dataset.path) === dataset.sha256 ? 'unchanged' : 'changed';
   } catch {

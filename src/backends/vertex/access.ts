@@ -18,7 +18,8 @@ export async function checkVertexAccess(settings: VertexSettings, env: NodeJS.Pr
 /** A Vertex AI client for these settings (generateContent, tuning jobs). */
 export async function openVertexClient(settings: VertexSettings, opts: Omit<VertexClientOptions, 'settings' | 'credentials'> & { env?: NodeJS.ProcessEnv; credentials?: Credentials } = {}): Promise<VertexClient> {
   const env = opts.env ?? process.env;
-  const resolved = resolveVertexSettings(settings, env);
+  // No upload here: the bucket may be left out.
+  const resolved = resolveVertexSettings(settings, env, { bucket: 'optional' });
   const credentials = opts.credentials ?? (await loadCredentials(resolved, { env }));
   return VertexClient.create({ ...opts, settings: resolved, credentials });
 }

@@ -232,7 +232,7 @@ export class VertexBackend implements TuningBackend {
       ...(v.token_endpoint ? { tokenEndpoint: v.token_endpoint } : {}),
       ...(now.tokenEndpoint ? { tokenEndpoint: now.tokenEndpoint } : {}),
       ...(now.accessToken ? { accessToken: now.accessToken } : {}),
-    }, this.opts.env ?? process.env);
+    }, this.opts.env ?? process.env, { bucket: 'optional' }); // a watch uploads nothing (and a job opened from elsewhere has no bucket of ours)
     const sink = new RunSink(dir);
     const past = readRunEvents(dir);
     for (const e of past) sink.replay(e);

@@ -3,7 +3,7 @@
  * commands. Called once from activate(); everything it makes is handed to the extension's
  * context for disposal.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LocalBackend } from '../../backends/local/backend';
@@ -15,7 +15,7 @@ import { PANEL_VIEW_TYPE } from '../../shared/panelProtocol';
 import { TuningPanel } from './panel';
 import { RunManager } from './runManager';
 import { RunsView } from './runsView';
-import { vertexSettingsFor } from './vertex';
+import { openVertexJob, vertexSettingsFor } from './vertex';
 
 interface Owner {
   push<T extends vscode.Disposable>(d: T): T;
@@ -51,10 +51,39 @@ export function registerTuning(c: Owner, extension: vscode.ExtensionContext): vo
     panelFor(dataset);
   }));
 
+  /** The panel beside a run's data; a job opened from elsewhere whose data could not be copied shows beside the open dataset. */
+  const panelOfRun = (run: RunListItem): TuningPanel | undefined => {
+    const data = run.record.dataset.train.path;
+    if (existsSync(data)) return panelFor(vscode.Uri.file(data));
+    const open = datasetOf(undefined);
+    if (open !== undefined) return panelFor(open);
+    void vscode.window.showInformationMessage(`The data of run ${run.id} is not on this machine (${data}). Open a JSONL dataset to see the run beside it.`);
+    return undefined;
+  };
+
   c.push(vscode.commands.registerCommand('sftStudio.openRun', (item?: unknown) => {
     const run = isRun(item) ? item : tree.selection[0];
     if (run === undefined) return;
-    panelFor(vscode.Uri.file(run.record.dataset.train.path)).showRun(run.id);
+    panelOfRun(run)?.showRun(run.id);
+  }));
+
+  c.push(vscode.commands.registerCommand('sftStudio.openVertexJob', async () => {
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showErrorMessage('Trust this workspace to reach Vertex AI from it (requests carry your Google Cloud credentials).');
+      return;
+    }
+    const runsDir = manager.runsDir(datasetOf(undefined));
+    if (runsDir === undefined) {
+      void vscode.window.showInformationMessage('Open a folder: runs are kept in its .sft-studio/runs.');
+      return;
+    }
+    await openVertexJob(runsDir, datasetOf(undefined), async (dir) => {
+      const item = listRuns(runsDir).find((r) => r.dir === dir);
+      if (item === undefined) return;
+      manager.attach(dir);
+      runs.refresh();
+      panelOfRun(item)?.showRun(item.id);
+    });
   }));
 
   c.push(vscode.commands.registerCommand('sftStudio.compareRuns', () => {

@@ -34,7 +34,7 @@ export function runRows(runsDir: string | undefined): RunRow[] {
   if (runsDir === undefined) return [];
   return listRuns(runsDir).map((r) => ({
     id: r.id, status: r.status, backend: r.record.backend, model: r.record.model, dataset: path.basename(r.record.dataset.train.path),
-    bestEvalLoss: r.summary.bestEvalLoss, durationSeconds: r.summary.durationSeconds, datasetChanged: datasetState(r.record.dataset.train) !== 'unchanged',
+    bestEvalLoss: r.summary.bestEvalLoss, durationSeconds: r.summary.durationSeconds, datasetChanged: datasetState(r.record.dataset.train) === 'changed',
   }));
 }
 

@@ -60,7 +60,9 @@ export class RunsView implements vscode.TreeDataProvider<RunListItem>, vscode.Di
       .filter((x) => x !== '').join(' · ');
     const tip = new vscode.MarkdownString();
     tip.appendText(`${run.id}\n${run.record.backend} · ${run.record.mode} · ${run.record.model}\n${run.record.dataset.train.path} (${run.record.dataset.train.samples} samples)\n`);
-    if (state !== 'unchanged') tip.appendText(state === 'changed' ? 'The dataset has changed since this run: its content hash differs.\n' : 'The dataset file is gone.\n');
+    if (state === 'changed') tip.appendText('The dataset has changed since this run: its content hash differs.\n');
+    else if (state === 'missing') tip.appendText('The dataset file is gone.\n');
+    else if (state === 'remote') tip.appendText('The data is in Cloud Storage only (a job started elsewhere whose data could not be copied).\n');
     if (s.error !== null) tip.appendText(`Error: ${s.error.message}\n`);
     item.tooltip = tip;
     item.iconPath = ICONS[run.status];

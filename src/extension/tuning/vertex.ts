@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { openVertexClient, readGcloudConfig, type VertexRunRecord, type VertexSettings, type VertexStartOptions } from '../../backends/vertex';
+import { openVertexClient, readGcloudConfig, RUN_LABEL, type TuningJob, type VertexClient, type VertexRunRecord, type VertexSettings, type VertexStartOptions } from '../../backends/vertex';
+import { openJobAsRun } from '../../backends/vertex/openJob';
 import { readRun } from '../../core/runStore';
 import type { FormValues, TryItAnswer } from '../../shared/panelProtocol';
 
@@ -91,4 +92,47 @@ export async function tryIt(runDir: string, prompt: string, scope: vscode.Uri | 
   const tuned: Promise<TryItAnswer> = endpoint === undefined ? Promise.resolve({ model: 'tuned model', text: null, error: 'the job has no tuned model (yet)' }) : ask(endpoint);
   const [b, t] = await Promise.all([ask(record.model), tuned]);
   return { base: b, tuned: t };
+}
+
+const STATE_WORDS: Readonly<Record<string, string>> = {
+  JOB_STATE_QUEUED: 'queued', JOB_STATE_PENDING: 'pending', JOB_STATE_RUNNING: 'running', JOB_STATE_SUCCEEDED: 'succeeded', JOB_STATE_FAILED: 'failed',
+  JOB_STATE_CANCELLING: 'cancelling', JOB_STATE_CANCELLED: 'cancelled', JOB_STATE_EXPIRED: 'expired', JOB_STATE_PAUSED: 'paused',
+};
+
+/**
+ * "Open Vertex AI Tuning Job…": the project's tuning jobs (newest first), one picked becomes a run
+ * of the workspace (or the run that already follows it), opened with `show`.
+ */
+export async function openVertexJob(runsDir: string, scope: vscode.Uri | undefined, show: (dir: string) => Promise<void>): Promise<void> {
+  let client: VertexClient;
+  let jobs: TuningJob[];
+  try {
+    ({ client, jobs } = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Listing Vertex AI tuning jobs…' }, async () => {
+      const c = await openVertexClient(vertexSettingsFor(scope));
+      return { client: c, jobs: await c.listTuningJobs({ limit: 200 }) };
+    }));
+  } catch (err) {
+    void vscode.window.showErrorMessage(`Vertex AI: ${(err as Error).message}`);
+    return;
+  }
+  if (jobs.length === 0) {
+    void vscode.window.showInformationMessage(`No tuning jobs in ${client.parent}.`);
+    return;
+  }
+  type Item = vscode.QuickPickItem & { name: string };
+  const items: Item[] = jobs.filter((j) => j.name !== undefined).map((j) => ({
+    name: j.name!,
+    label: j.tunedModelDisplayName ?? j.name!.replace(/^.*\//, ''),
+    description: [STATE_WORDS[j.state ?? ''] ?? j.state, j.baseModel, j.labels?.[RUN_LABEL] ? 'started by SFT Studio' : ''].filter(Boolean).join(' · '),
+    detail: `${j.name!}${j.createTime ? ` · created ${j.createTime}` : ''}`,
+  }));
+  const pick = await vscode.window.showQuickPick(items, { title: `Tuning jobs in ${client.parent}`, matchOnDescription: true, matchOnDetail: true });
+  if (pick === undefined) return;
+  try {
+    const opened = await openJobAsRun(client, pick.name, runsDir, 'extension');
+    for (const n of opened.notes) void vscode.window.showWarningMessage(`Opened ${pick.label}, but ${n}.`);
+    await show(opened.dir);
+  } catch (err) {
+    void vscode.window.showErrorMessage(`Could not open ${pick.name}: ${(err as Error).message}`);
+  }
 }
