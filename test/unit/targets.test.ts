@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DatasetDocument, Diagnostic } from '../../src/core/document';
 import { resolveOptions } from '../../src/core/options';
-import { TARGETS, distribution, findTarget } from '../../src/core/targets';
-import { covered, lint, openai, vertex } from './helpers';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { TARGETS, TARGET_IDS, costText, distribution, findTarget } from '../../src/core/targets';
+import { ROOT, covered, lint, openai, vertex } from './helpers';
 
 const OPENAI = { target: 'openai:gpt-4.1-mini' };
 const VERTEX = { target: 'vertex:gemini-2.5-flash' };
@@ -54,6 +56,29 @@ describe('target profiles', () => {
     const t = resolveOptions({ target: 'vertex:gemini-2.5-flash', epochs: 2, prices: { 'vertex:gemini-2.5-flash': { usdPerMillionTrainingTokens: 10 } } }, '/w/a.jsonl').options.targets[0];
     assert.deepEqual([t?.usdPerMillion, t?.epochs, t?.priceSource], [10, 2, 'the sftStudio.prices setting']);
     assert.equal(resolveOptions({ target: 'local:gemma-3' }, '/w/a.jsonl').options.targets[0]?.usdPerMillion, undefined);
+    const shipped = resolveOptions({ target: 'openai:gpt-4o-mini' }, '/w/a.jsonl').options.targets[0];
+    assert.deepEqual([shipped?.usdPerMillion, shipped?.priceVerified, shipped?.priceSource], [3, true, 'https://platform.openai.com/docs/pricing']);
+  });
+  test('data/prices.json: known targets; a verified figure names the dated source it was seen in', () => {
+    const table = JSON.parse(readFileSync(path.join(ROOT, 'data', 'prices.json'), 'utf8')) as { prices: Record<string, Record<string, unknown>> };
+    for (const [id, e] of Object.entries(table.prices)) {
+      assert.ok(TARGET_IDS.includes(id), `${id} is a target`);
+      assert.ok(typeof e.usdPerMillionTrainingTokens === 'number' && e.usdPerMillionTrainingTokens > 0, id);
+      assert.match(String(e.source), /^https:\/\//, `${id}: the provider's page`);
+      if (e.verified !== true) continue;
+      const c = e.checkedAgainst as Record<string, unknown> | undefined;
+      assert.ok(c !== undefined, `${id}: verified, so checkedAgainst says where`);
+      assert.match(String(c.date), /^\d{4}-\d{2}-\d{2}$/, `${id}: the source's date`);
+      const where = typeof c.url === 'string' ? /^https:\/\//.test(c.url) : typeof c.repo === 'string' && typeof c.path === 'string' && /^[0-9a-f]{40}$/.test(String(c.commit));
+      assert.ok(where, `${id}: a URL, or repo + path + commit`);
+      assert.ok(String(c.entry).includes(`$${String(e.usdPerMillionTrainingTokens)} per million`), `${id}: the figure as seen there`);
+    }
+  });
+  test('cost text: an unchecked price says so and where to check it', () => {
+    assert.equal(costText({ costUsd: 12.4, priceSource: 'https://example.com/pricing', priceVerified: false }), 'about $12.40 (price not yet checked: confirm it at https://example.com/pricing)');
+    assert.equal(costText({ costUsd: 12.4, priceSource: 'https://example.com/pricing', priceVerified: true }), 'about $12.40');
+    assert.equal(costText({ costUsd: 0.001, priceSource: null, priceVerified: true }), 'under $0.01');
+    assert.equal(costText({ costUsd: null, priceSource: null, priceVerified: false }), 'no published price');
   });
 });
 
