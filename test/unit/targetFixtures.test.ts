@@ -24,6 +24,8 @@ const Expected = z.object({
   end: z.number().int().min(0),
   /** The text the range covers, so a reader sees what is flagged. */
   covers: z.string().min(1),
+  /** The whole message, as the Problems panel shows it. */
+  message: z.string().min(1),
   /** The service's own error text for this case, or null where it is not known. */
   providerError: z.string().min(1).nullable(),
 });
@@ -87,6 +89,7 @@ describe('target rule fixtures', () => {
         );
         found.forEach((d, i) => {
           const e = spec.diagnostics[i]!;
+          assert.equal(d.message, e.message);
           assert.equal(d.endLine, d.line, 'a range within one line');
           assert.equal(d.severity, RULES[rule as keyof typeof RULES].defaultSeverity);
           assert.ok(d.message.includes(profile.label), `the message names the target (${profile.label}): ${d.message}`);
