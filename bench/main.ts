@@ -169,7 +169,7 @@ async function main(): Promise<void> {
 }
 
 /**
- * 4. Targets with exact token counts (Gemma 3 vocabulary for Vertex AI Gemini,
+ * 5. Targets with exact token counts (Gemma 3 vocabulary for Vertex AI Gemini,
  * o200k_base for OpenAI) against the same lint without a target.
  */
 async function targetsBench(text: string): Promise<void> {

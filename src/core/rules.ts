@@ -12,6 +12,11 @@ export interface RuleInfo {
   readonly defaultSeverity: Severity;
   /** One line: what the rule checks, in the user's words. */
   readonly title: string;
+  /**
+   * A rule of the target services: checked only when a target is chosen, and
+   * each diagnostic names the target it is for (docs/rules.md says "Target rule").
+   */
+  readonly target?: true;
 }
 
 const defineRules = <const T extends Record<string, Omit<RuleInfo, 'id'>>>(rules: T) => {
@@ -42,22 +47,25 @@ export const RULES = defineRules({
   'duplicate': { defaultSeverity: 'warning', title: 'The sample is an exact copy of another one (after normalising whitespace, case, role names and key order).' },
   'near-duplicate': { defaultSeverity: 'information', title: 'The sample is nearly the same as another one (MinHash over character n-grams, confirmed by exact Jaccard similarity).' },
   'leakage': { defaultSeverity: 'warning', title: 'The sample is also, exactly or nearly, in the other split of the dataset (training and validation).' },
-  'special-token': { defaultSeverity: 'error', title: 'A special token of a tokenizer or chat template (`<|endoftext|>`, `<|im_start|>`, `[INST]`…) is inside the text.' },
-  'nul-character': { defaultSeverity: 'error', title: 'The text holds a NUL character (`\\u0000`).' },
-  'weight': { defaultSeverity: 'error', title: 'An OpenAI `weight` other than 0 or 1, or on a message that is not the assistant\'s.' },
-  'missing-content': { defaultSeverity: 'error', title: 'An OpenAI assistant message with neither `content` nor `tool_calls`.' },
-  'tool-call-id': { defaultSeverity: 'error', title: 'An OpenAI tool message whose `tool_call_id` matches no earlier tool call.' },
-  'unknown-function': { defaultSeverity: 'error', title: "An OpenAI assistant message calls a function that is not in the sample's `tools`." },
-  'content-kind': { defaultSeverity: 'error', title: 'A file or content part of a kind the target model does not take for tuning.' },
-  'target-format': { defaultSeverity: 'error', title: 'The file is in a format the target service does not read.' },
-  'too-few-examples': { defaultSeverity: 'error', title: 'The file has fewer samples than the target service needs.' },
-  'too-many-validation-examples': { defaultSeverity: 'error', title: 'The validation file has more samples than the target service allows.' },
-  'file-too-large': { defaultSeverity: 'error', title: 'The file is larger than the target service accepts.' },
+  'special-token': { defaultSeverity: 'error', target: true, title: 'A special token of a tokenizer or chat template (`<|endoftext|>`, `<|im_start|>`, `[INST]`…) is inside the text.' },
+  'nul-character': { defaultSeverity: 'error', target: true, title: 'The text holds a NUL character (`\\u0000`).' },
+  'weight': { defaultSeverity: 'error', target: true, title: 'An OpenAI `weight` other than 0 or 1, or on a message that is not the assistant\'s.' },
+  'missing-content': { defaultSeverity: 'error', target: true, title: 'An OpenAI assistant message with neither `content` nor `tool_calls`.' },
+  'tool-call-id': { defaultSeverity: 'error', target: true, title: 'An OpenAI tool message whose `tool_call_id` matches no earlier tool call.' },
+  'unknown-function': { defaultSeverity: 'error', target: true, title: "An OpenAI assistant message calls a function that is not in the sample's `tools`." },
+  'content-kind': { defaultSeverity: 'error', target: true, title: 'A file or content part of a kind the target model does not take for tuning.' },
+  'target-format': { defaultSeverity: 'error', target: true, title: 'The file is in a format the target service does not read.' },
+  'too-few-examples': { defaultSeverity: 'error', target: true, title: 'The file has fewer samples than the target service needs.' },
+  'too-many-validation-examples': { defaultSeverity: 'error', target: true, title: 'The validation file has more samples than the target service allows.' },
+  'file-too-large': { defaultSeverity: 'error', target: true, title: 'The file is larger than the target service accepts.' },
 });
 
 export type RuleId = keyof typeof RULES;
 
 export const RULE_IDS = Object.keys(RULES) as RuleId[];
+
+/** The rules of the target services (see RuleInfo.target). */
+export const TARGET_RULE_IDS = RULE_IDS.filter((id) => RULES[id].target === true);
 
 export function isRuleId(value: string): value is RuleId {
   return Object.prototype.hasOwnProperty.call(RULES, value);

@@ -231,7 +231,7 @@ describe('sft-studio lint --target', () => {
     assert.deepEqual([o?.epochs, o?.trainedTokens, o?.costUsd], [3, 141, (141 / 1e6) * 5]);
     assert.ok((v?.tokens ?? 0) > 20);
     const text = await cli(['lint', '--summary', '--target', 'openai:gpt-4.1-mini', '--estimate-tokens', file]);
-    assert.match(text.stdout, /\n.*targets-openai\.jsonl: \[openai:gpt-4\.1-mini\] \d+ tokens \(estimated\) x 3 epochs = \d+ trained tokens, under \$0\.01 \(price not yet checked: confirm it at https:\/\/platform\.openai\.com\/docs\/pricing\); 0 samples over the 65,536-token limit\n$/);
+    assert.match(text.stdout, /\n.*targets-openai\.jsonl: \[openai:gpt-4\.1-mini\] \d+ tokens \(estimated\) x 3 epochs = \d+ trained tokens, under \$0\.01; 0 samples over the 65,536-token limit\n$/);
   });
   test('without --target the format rules alone run; an unknown target is a usage error', async () => {
     const r = await cli(['lint', file]);

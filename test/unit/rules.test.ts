@@ -16,6 +16,15 @@ test('docs/rules.md has a section for every rule, opening with its declared titl
   for (const id of RULE_IDS) assert.equal(ruleAnchor(id), id, 'the GitHub-style anchor of a heading `id` is the id');
 });
 
+test('docs/rules.md says "Target rule" for exactly the rules the registry marks as target rules', () => {
+  const doc = readFileSync(path.join(ROOT, 'docs', 'rules.md'), 'utf8');
+  for (const id of RULE_IDS) {
+    const start = doc.indexOf(`## \`${id}\``);
+    const section = doc.slice(start, doc.indexOf('\n## ', start + 1));
+    assert.equal(/\bTarget rule\b/.test(section), RULES[id].target === true, id);
+  }
+});
+
 test('package.json settings list every rule and format', () => {
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
     contributes: { configuration: { properties: Record<string, { properties?: Record<string, unknown>; additionalProperties?: { enum?: string[] } }> } };
