@@ -388,6 +388,17 @@ describe('tuningJobs', () => {
     });
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(field(ok, 'supervisedTuningSpec', 'hyperParameters'), { epochCount: '2', adapterSize: 'ADAPTER_SIZE_TWO', learningRateMultiplier: 1.5 });
+    // Proto field names in snake_case are accepted too (the docs' curl example sends them); labels keys stay as given.
+    const snake = await post(`${P}/tuningJobs`, {
+      base_model: 'gemini-2.5-flash',
+      supervised_tuning_spec: { training_dataset_uri: 'gs://bkt/train.jsonl', hyper_parameters: { epoch_count: '1' } },
+      tuned_model_display_name: 'snake',
+      labels: { run_id: 'x' },
+    });
+    assert.equal(snake.status, 200, snake.text);
+    assert.equal(field(snake, 'tunedModelDisplayName'), 'snake');
+    assert.deepEqual(field(snake, 'supervisedTuningSpec'), { trainingDatasetUri: 'gs://bkt/train.jsonl', hyperParameters: { epochCount: '1' } });
+    assert.deepEqual(field(snake, 'labels'), { run_id: 'x' });
   });
 
   test('a scripted job ends FAILED with its error after the steps before it', async () => {
@@ -488,7 +499,7 @@ describe('metrics: experiment context -> TensorBoard run -> time series', () => 
     const name = await createJob({}, { validationDatasetUri: 'gs://bkt/val.jsonl' });
     const running = await get(`/v1/${name}`); // RUNNING, no step yet
     const experiment = field(running, 'experiment') as string;
-    assert.match(experiment, /^projects\/123456789012\/locations\/us-central1\/metadataStores\/default\/contexts\/[^/]+$/);
+    assert.match(experiment, /^projects\/123456789012\/locations\/us-central1\/metadataStores\/default\/contexts\/tuning-experiment-\d{16}$/);
     await get(`/v1/${name}`); // step 1
     await get(`/v1/${name}`); // step 2
 
@@ -576,6 +587,13 @@ describe('generateContent', () => {
     assert.equal(tuned.status, 200, tuned.text);
     assert.equal(field(tuned, 'candidates', '0', 'content', 'parts', '0', 'text'), '4');
     assert.deepEqual(seen, [endpoint]);
+    // The docs' REST example: role in capitals, parts as one object, snake_case generation_config.
+    const docsExample = await post(`/v1/${endpoint}:generateContent`, {
+      contents: [{ role: 'USER', parts: { text: 'What is 2+2?' } }],
+      generation_config: { temperature: 0.2, topP: 0.9, topK: 3, maxOutputTokens: 64 },
+    });
+    assert.equal(docsExample.status, 200, docsExample.text);
+    assert.equal(field(docsExample, 'candidates', '0', 'content', 'parts', '0', 'text'), '4');
   });
 
   test('unknown endpoint 404, unknown publisher model 404, empty contents 400, bad role 400, unknown field 400', async () => {
