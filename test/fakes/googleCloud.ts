@@ -55,7 +55,7 @@ export interface FaultRule {
   /** Body to answer; default Google's error shape for the status (the storage shape on storage paths). */
   body?: unknown;
   headers?: Record<string, string>;
-  /** The request is handled (a job is created, an object stored) but no answer comes until `close()`: a timeout. */
+  /** The request is handled (a job is created, an object stored) but no answer comes until `releaseHeld()` or `close()`: a timeout. */
   hang?: boolean;
   /** The connection is destroyed without an answer, before the request is handled (a network error). */
   reset?: boolean;
@@ -130,6 +130,8 @@ export interface FakeGoogleCloud {
   putObject(bucket: string, name: string, data: Buffer | string, contentType?: string): void;
   /** Replaces the generateContent responder. */
   respondWith(responder: Responder): void;
+  /** Sends the answers that `hang` faults held back (late answers, e.g. after the client gave up). Returns how many. */
+  releaseHeld(): number;
   /** Requests whose path matches (string: exact path; RegExp: path + query), optionally of one method. */
   requestsTo(path: RegExp | string, method?: string): RecordedRequest[];
   close(): Promise<void>;
@@ -275,7 +277,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     return googleError(404, `The requested URL ${path} was not found on this server.`, 'NOT_FOUND');
   };
 
-  const held = new Set<ServerResponse>();
+  const held = new Map<ServerResponse, { record: RecordedRequest; reply: Reply }>();
   const send = (res: ServerResponse, record: RecordedRequest, reply: Reply): void => {
     const body =
       reply.body === undefined ? Buffer.alloc(0)
@@ -340,7 +342,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     }
     if (fault?.hang) {
       // Handled, but the answer never comes: the client times out and must not create a second job.
-      held.add(res);
+      held.set(res, { record, reply });
       res.on('close', () => held.delete(res));
       return;
     }
@@ -406,8 +408,14 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
           (typeof path === 'string' ? r.path === path : path.test(r.path + (r.query.size ? `?${r.query.toString()}` : ''))),
       );
     },
+    releaseHeld() {
+      const waiting = [...held];
+      held.clear();
+      for (const [res, { record, reply }] of waiting) send(res, record, reply);
+      return waiting.length;
+    },
     async close() {
-      for (const res of held) res.destroy();
+      for (const res of held.keys()) res.destroy();
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

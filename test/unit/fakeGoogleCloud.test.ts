@@ -296,6 +296,18 @@ describe('faults', () => {
     assert.equal(fake.requestsTo(`${P}/tuningJobs`, 'POST')[0].status, undefined);
   });
 
+  test('a held answer can be released late', async () => {
+    fake.fail({ method: 'GET', path: `${P}/tuningJobs`, hang: true });
+    const late = get(`${P}/tuningJobs`);
+    await new Promise<void>((resolve) => {
+      const poll = (): void => (fake.requests.length > 0 ? resolve() : void setImmediate(poll));
+      poll();
+    });
+    assert.equal(fake.releaseHeld(), 1);
+    assert.equal((await late).status, 200);
+    assert.equal(fake.requests[0].status, 200);
+  });
+
   test('unknown routes answer 404 in Google error shape', async () => {
     const r = await get('/v1/projects/p/locations/l/nothingHere');
     assert.equal(r.status, 404);
