@@ -134,6 +134,12 @@ export interface FakeGoogleCloud {
   releaseHeld(): number;
   /** Requests whose path matches (string: exact path; RegExp: path + query), optionally of one method. */
   requestsTo(path: RegExp | string, method?: string): RecordedRequest[];
+  /**
+   * Resolves with the `count`-th matching request (default the first; earlier ones count) once it has been
+   * answered (or held, or reset): for e2e tests, which wait on events, not sleeps. Rejects after `timeoutMs`
+   * (default 10 s) listing what did arrive.
+   */
+  waitForRequest(path: RegExp | string, opts?: { method?: string; count?: number; timeoutMs?: number }): Promise<RecordedRequest>;
   close(): Promise<void>;
 }
 
@@ -278,6 +284,17 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
   };
 
   const held = new Map<ServerResponse, { record: RecordedRequest; reply: Reply }>();
+  // Requests that are done (answered, held or reset), in order, and who waits for them.
+  const done: RecordedRequest[] = [];
+  const waiters = new Set<() => void>();
+  const finished = (record: RecordedRequest): void => {
+    done.push(record);
+    for (const w of [...waiters]) w();
+  };
+  const matches = (r: RecordedRequest, path: RegExp | string, method?: string): boolean =>
+    (!method || r.method === method.toUpperCase()) &&
+    (typeof path === 'string' ? r.path === path : path.test(r.path + (r.query.size ? `?${r.query.toString()}` : '')));
+
   const send = (res: ServerResponse, record: RecordedRequest, reply: Reply): void => {
     const body =
       reply.body === undefined ? Buffer.alloc(0)
@@ -294,6 +311,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     record.status = reply.status;
     res.writeHead(reply.status, headers);
     res.end(body);
+    if (!done.includes(record)) finished(record);
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
@@ -320,6 +338,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
       fault.hits++;
       if (fault.reset) {
         req.socket.destroy();
+        finished(record);
         return;
       }
       if (!fault.hang) {
@@ -344,6 +363,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
       // Handled, but the answer never comes: the client times out and must not create a second job.
       held.set(res, { record, reply });
       res.on('close', () => held.delete(res));
+      finished(record);
       return;
     }
     send(res, record, reply);
@@ -402,11 +422,30 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
       responder = r;
     },
     requestsTo(path, method) {
-      return requests.filter(
-        (r) =>
-          (!method || r.method === method.toUpperCase()) &&
-          (typeof path === 'string' ? r.path === path : path.test(r.path + (r.query.size ? `?${r.query.toString()}` : ''))),
-      );
+      return requests.filter((r) => matches(r, path, method));
+    },
+    waitForRequest(path, o = {}) {
+      const count = o.count ?? 1;
+      const timeoutMs = o.timeoutMs ?? 10_000;
+      return new Promise<RecordedRequest>((resolve, reject) => {
+        const check = (): void => {
+          const found = done.filter((r) => matches(r, path, o.method));
+          if (found.length < count) return;
+          cleanup();
+          resolve(found[count - 1]);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          const seen = done.slice(-20).map((r) => `${r.method} ${r.path} -> ${r.status ?? '(no answer)'}`).join('\n  ');
+          reject(new Error(`no ${count > 1 ? `${count}th ` : ''}${o.method ? `${o.method} ` : ''}request to ${String(path)} within ${timeoutMs} ms; the last ones:\n  ${seen || '(none)'}`));
+        }, timeoutMs);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
     },
     releaseHeld() {
       const waiting = [...held];

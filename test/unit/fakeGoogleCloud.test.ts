@@ -299,13 +299,22 @@ describe('faults', () => {
   test('a held answer can be released late', async () => {
     fake.fail({ method: 'GET', path: `${P}/tuningJobs`, hang: true });
     const late = get(`${P}/tuningJobs`);
-    await new Promise<void>((resolve) => {
-      const poll = (): void => (fake.requests.length > 0 ? resolve() : void setImmediate(poll));
-      poll();
-    });
+    const heldRequest = await fake.waitForRequest(`${P}/tuningJobs`, { method: 'GET' });
+    assert.equal(heldRequest.status, undefined);
     assert.equal(fake.releaseHeld(), 1);
     assert.equal((await late).status, 200);
     assert.equal(fake.requests[0].status, 200);
+  });
+
+  test('waitForRequest resolves on the n-th answered request, and rejects naming what came', async () => {
+    const second = fake.waitForRequest(/\/tuningJobs$/, { method: 'GET', count: 2 });
+    await get(`${P}/tuningJobs`);
+    await get(`${P}/tuningJobs?pageSize=1`);
+    await get(`${P}/tuningJobs`);
+    const r = await second;
+    assert.equal(r.query.get('pageSize'), null);
+    assert.equal(r.status, 200);
+    await assert.rejects(fake.waitForRequest(/:cancel$/, { timeoutMs: 20 }), /no request to \/:cancel\$\/ within 20 ms; the last ones:\n  GET \/v1\/projects/);
   });
 
   test('unknown routes answer 404 in Google error shape', async () => {
