@@ -390,6 +390,7 @@ describe('tuningJobs', () => {
       [{ baseModel: 'gemini-2.5-flash', supervisedTuningSpec: spec, labels: { Run: 'x' } }, /Label key "Run"/],
       [{ baseModel: 'gemini-2.5-flash', supervisedTuningSpec: spec, labels: { run: 'A.B' } }, /Label value "A.B"/],
       [{ baseModel: 'gemini-2.5-flash', supervisedTuningSpec: spec, labels: { run: 'x'.repeat(65) } }, /longer than 64/],
+      [{ baseModel: 'gemini-2.5-flash', supervisedTuningSpec: spec, labels: { '1run': 'x' } }, /must start with a lowercase letter/],
       [{ baseModel: 'gemini-2.5-flash', supervisedTuningSpec: spec, tunedModelDisplayName: 'n'.repeat(129) }, /128 characters/],
     ];
     for (const [body, message] of cases) {
