@@ -69,7 +69,10 @@ export interface ActiveFault extends Readonly<FaultRule> {
 export interface IssuedToken {
   token: string;
   source: 'refresh_token' | 'token_exchange' | 'static';
+  /** Set by `tokens.expire`; a token is also expired once the fake's clock passes `expiresAt`. */
   expired: boolean;
+  /** Issue time + expires_in, on the fake's clock (`now` option); absent for static tokens. */
+  expiresAt?: Date;
 }
 
 export interface FakeTokens {
@@ -172,7 +175,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
 
   const issue = (source: IssuedToken['source']): string => {
     const token = `ya29.fake-${++tokenCounter}-${randomBytes(12).toString('base64url')}`;
-    tokenList.push({ token, source, expired: false });
+    tokenList.push({ token, source, expired: false, expiresAt: new Date(now().getTime() + lifetime * 1000) });
     return token;
   };
   const tokens: FakeTokens = {
@@ -194,7 +197,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     const header = req.headers.authorization;
     const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     const known = m ? tokenList.find((t) => t.token === m[1]) : undefined;
-    if (known && !known.expired) return null;
+    if (known && !known.expired && !(known.expiresAt && now() >= known.expiresAt)) return null;
     const challenge = { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/"' };
     if (storagePath) return { ...STORAGE_UNAUTHENTICATED(), headers: challenge };
     return googleError(401, header ? INVALID_CREDENTIAL : MISSING_CREDENTIAL, 'UNAUTHENTICATED', challenge);

@@ -86,6 +86,14 @@ describe('token endpoint', () => {
     assert.equal(field(unsupported, 'error'), 'unsupported_grant_type');
   });
 
+  test('an issued token expires when the fake clock passes expires_in', async () => {
+    const token = fake.tokens.issue(); // expires_in 3600 on the test clock
+    assert.equal((await get(`${P}/tuningJobs`, token)).status, 200);
+    clock += 3600 * 1000;
+    assert.equal((await get(`${P}/tuningJobs`, token)).status, 401);
+    assert.equal((await get(`${P}/tuningJobs`)).status, 200); // static tokens do not expire
+  });
+
   test('STS token exchange issues a token', async () => {
     const r = await call('POST', '/v1/token', {
       raw: new URLSearchParams({
