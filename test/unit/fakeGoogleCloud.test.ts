@@ -456,6 +456,14 @@ describe('tuningJobs', () => {
     assert.equal(fake.advance(next, 10).state, 'JOB_STATE_SUCCEEDED');
   });
 
+  test('a training file without one usable example fails the job once it runs', async () => {
+    fake.putObject('bkt', 'junk.jsonl', 'not json\n{"messages": []}\n');
+    const name = await createJob({}, { trainingDatasetUri: 'gs://bkt/junk.jsonl' });
+    const job = fake.advance(name, 2);
+    assert.equal(job.state, 'JOB_STATE_FAILED');
+    assert.deepEqual(job.error, { code: 3, message: 'The training dataset gs://bkt/junk.jsonl has no valid examples.' });
+  });
+
   test('a held job stays RUNNING until the test finishes it', async () => {
     fake.script({ steps: 2, outcome: 'hold' });
     const name = await createJob();
