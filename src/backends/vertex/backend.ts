@@ -325,6 +325,9 @@ class RunWatch {
     });
     for (const [label, d] of [['training', r.dataset.train], ['validation', r.dataset.validation]] as const) {
       if (d?.converted) this.sink.emit({ event: 'warning', time: now(), text: `the ${label} file is ${d.formats.join(', ')}: converted to Vertex's Gemini format for this run (data/)`, code: 'converted' });
+      if (d?.skipped !== undefined && d.skipped.length > 0) {
+        this.sink.emit({ event: 'warning', time: now(), text: `${d.skipped.length} ${label} line(s) left out, they cannot be tuned on: ${d.skipped.slice(0, 3).map((l) => `line ${l.line} ${l.reason}`).join('; ')}`, code: 'skipped', lines: d.skipped.map((l) => l.line) });
+      }
       if (d !== undefined && d.lossy.length > 0) {
         this.sink.emit({ event: 'warning', time: now(), text: `${d.lossy.length} ${label} sample(s) lost something in the conversion: ${d.lossy.slice(0, 3).map((l) => `line ${l.line}: ${l.reason}`).join('; ')}`, code: 'lossy', lines: d.lossy.map((l) => l.line) });
       }

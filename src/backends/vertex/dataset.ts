@@ -27,6 +27,8 @@ export interface VertexDatasetRecord {
   readonly converted: boolean;
   /** Samples converted without something Vertex's format cannot hold. */
   readonly lossy: readonly LineNote[];
+  /** Lines left out: broken JSON, no known format, no model turn, not writable in Vertex's format. */
+  readonly skipped?: readonly LineNote[];
   /** SHA-256 and size of what is uploaded (the converted data). */
   readonly upload_sha256: string;
   readonly upload_bytes: number;
@@ -121,11 +123,12 @@ export function prepareVertexDataset(file: string, split: 'training' | 'validati
       }
     }
   }
-  if (broken.length > 0) {
+  // Lines that cannot be tuned on are left out and listed (as the local trainer does), never sent:
+  // Vertex AI would reject the whole file for one of them. The panel shows the lint errors before.
+  if (out.length === 0) {
     const reasons = [...new Set(broken.map((b) => b.reason))].slice(0, 3).join('; ');
-    throw new VertexSetupError(`${file}: line${broken.length === 1 ? '' : 's'} ${listLines(broken.map((b) => b.line))} cannot be tuned on (${reasons}); fix or remove ${broken.length === 1 ? 'it' : 'them'}`);
+    throw new VertexSetupError(broken.length > 0 ? `${file} has no sample to tune on: line${broken.length === 1 ? '' : 's'} ${listLines(broken.map((b) => b.line))} cannot be tuned on (${reasons})` : `${file} has no sample (the file is empty)`);
   }
-  if (out.length === 0) throw new VertexSetupError(`${file} has no sample (the file is empty)`);
   if (target !== undefined) {
     if (tooLong.length > 0) {
       throw new VertexSetupError(`${file}: line${tooLong.length === 1 ? '' : 's'} ${listLines(tooLong.map((t) => t.line))} ${tooLong.length === 1 ? 'has' : 'have'} more than the ${target.maxTokensPerExample.toLocaleString('en-US')} tokens ${target.label} takes per example (${tooLong.slice(0, 3).map((t) => `line ${t.line}: ${t.tokens.toLocaleString('en-US')}`).join(', ')}, counted with the Gemma 3 tokenizer); shorten or split ${tooLong.length === 1 ? 'it' : 'them'}`);
@@ -141,7 +144,7 @@ export function prepareVertexDataset(file: string, split: 'training' | 'validati
   return {
     data,
     record: {
-      path: file, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, samples: out.length, formats: [...formats], converted, lossy,
+      path: file, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, samples: out.length, formats: [...formats], converted, lossy, skipped: broken,
       upload_sha256: createHash('sha256').update(data).digest('hex'), upload_bytes: data.length,
     },
   };

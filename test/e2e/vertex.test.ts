@@ -1,0 +1,116 @@
+// End to end: a Vertex AI tuning run from the tuning panel in a real VS Code, against the loopback
+// server that answers as Google's REST APIs do (test/fakes/googleCloud.ts). Credentials are real
+// Application Default Credentials of the gcloud kind (authorized_user), refreshed at the fake's
+// token endpoint; every request the extension sends is recorded and checked here.
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe } from 'node:test';
+import type { Frame } from 'playwright-core';
+import { startFakeGoogleCloud, type FakeGoogleCloud } from '../fakes/googleCloud';
+import { closeAndRemove, findRepoRoot, openFile, resultsDir, runCommand, scratchWorkspace, startVSCode, stepsOf, webviewFrame, type VSCodeSession } from './harness';
+
+const repo = findRepoRoot();
+const PROJECT = 'e2e-project';
+const LOCATION = 'us-central1';
+const BUCKET = 'e2e-bucket';
+
+describe('a Vertex AI tuning run in VS Code', () => {
+  let vs: VSCodeSession;
+  let workspace: string;
+  let fake: FakeGoogleCloud;
+  let frame: Frame;
+
+  before(async () => {
+    fake = await startFakeGoogleCloud({ projects: [PROJECT], buckets: [BUCKET], refreshTokens: ['e2e-refresh-token'] });
+    fake.script({ steps: 6, pendingTicks: 1, stepsPerTick: 1 });
+    workspace = scratchWorkspace('vertex');
+    cpSync(join(repo, 'samples', 'gemini'), workspace, { recursive: true });
+    mkdirSync(join(workspace, '.vscode'), { recursive: true });
+    writeFileSync(join(workspace, '.vscode', 'settings.json'), JSON.stringify({
+      'sftStudio.vertex.project': PROJECT,
+      'sftStudio.vertex.location': LOCATION,
+      'sftStudio.vertex.bucket': `gs://${BUCKET}/sft`,
+      'sftStudio.vertex.apiEndpoint': fake.url,
+      'sftStudio.vertex.storageEndpoint': fake.url,
+      'sftStudio.vertex.tokenEndpoint': `${fake.url}/token`,
+      'sftStudio.vertex.pollIntervalSeconds': 0.2,
+    }));
+    // What `gcloud auth application-default login` writes.
+    const adc = join(workspace, '..', 'application_default_credentials.json');
+    writeFileSync(adc, JSON.stringify({ type: 'authorized_user', client_id: 'e2e-client.apps.googleusercontent.com', client_secret: 'e2e-secret', refresh_token: 'e2e-refresh-token' }));
+    vs = await startVSCode({ workspace, extensionPath: repo, env: { GOOGLE_APPLICATION_CREDENTIALS: adc, SFT_STUDIO_ACCESS_TOKEN: '' } });
+  });
+  after(async () => {
+    await closeAndRemove(vs, workspace);
+    await fake?.close();
+  });
+
+  const step = stepsOf(() => vs, 180_000);
+
+  step('choosing Vertex AI fills the model, project, region and folder from the settings', async () => {
+    await openFile(vs.page, 'train.jsonl');
+    await runCommand(vs.page, 'SFT Studio: Start Tuning Run');
+    frame = await webviewFrame(vs.page, '#start');
+    await frame.waitForFunction(() => /samples/.test(document.querySelector('#preflight')?.textContent ?? ''));
+    await frame.locator('#field-backend').evaluate((e: HTMLElement & { value: string }) => {
+      e.value = 'vertex';
+      e.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    const value = (id: string) => frame.evaluate((i) => (document.querySelector(`#field-${i}`) as HTMLElement & { value: string }).value, id);
+    await frame.waitForFunction(() => (document.querySelector('#field-model') as HTMLElement & { value: string }).value === 'gemini-2.5-flash');
+    assert.equal(await value('project'), PROJECT);
+    assert.equal(await value('location'), LOCATION);
+    assert.equal(await value('bucket'), `gs://${BUCKET}/sft`);
+    assert.equal(await frame.locator('[data-field="project"]').isHidden(), false, 'the Vertex fields show');
+    assert.equal(await frame.locator('[data-field="batchSize"]').isHidden(), true, 'the local fields hide');
+  });
+
+  step('launched, the job is uploaded, created, polled to SUCCEEDED, and its curves are plotted', async () => {
+    // The demo dataset has lint errors on purpose: launch anyway.
+    await frame.locator('#launch-anyway:not([hidden])').click();
+    await frame.waitForFunction(() => (document.querySelector('#status') as HTMLElement | null)?.dataset.status === 'completed', undefined, { timeout: 120_000 });
+    assert.match((await frame.locator('#status').textContent()) ?? '', /finished: completed/);
+    assert.equal(await frame.evaluate(() => (document.querySelector('#job') as HTMLElement).dataset.state), 'JOB_STATE_SUCCEEDED');
+    assert.equal(await frame.evaluate(() => Number((document.querySelector('#chart-loss') as HTMLElement).dataset.points)), 6, 'a train loss point per step');
+    assert.ok(Number(await frame.evaluate(() => (document.querySelector('#chart-loss') as HTMLElement).dataset.evalPoints)) >= 1, 'eval loss plotted');
+    const facts = Object.fromEntries(await frame.locator('#job-facts dd').evaluateAll((dds) => dds.map((d) => [(d as HTMLElement).dataset.fact, d.textContent])));
+    assert.match(facts['Tuned model endpoint'] ?? '', /^projects\/\d+\/locations\/us-central1\/endpoints\/\d+$/);
+    assert.match(facts.Examples ?? '', /^\d+$/);
+    await vs.page.screenshot({ path: join(resultsDir(), 'vertex-run-finished.png') });
+
+    // What went over the wire: a token from the refresh grant, the data under its content hash, one job.
+    assert.ok(fake.requestsTo('/token', 'POST').some((r) => new URLSearchParams(r.body.toString()).get('refresh_token') === 'e2e-refresh-token'), 'the ADC refresh token was exchanged');
+    const objects = [...fake.objects.keys()];
+    assert.ok(objects.some((k) => new RegExp(`^${BUCKET}/sft/.*[0-9a-f]{64}\\.jsonl$`).test(k)), `uploaded under its hash: ${objects.join(', ')}`);
+    const creates = fake.requestsTo(`/v1/projects/${PROJECT}/locations/${LOCATION}/tuningJobs`, 'POST');
+    assert.equal(creates.length, 1, 'one job created');
+    const body = creates[0]!.json as { baseModel: string; supervisedTuningSpec: { trainingDatasetUri: string; validationDatasetUri?: string }; labels: Record<string, string> };
+    assert.equal(body.baseModel, 'gemini-2.5-flash');
+    assert.match(body.supervisedTuningSpec.trainingDatasetUri, new RegExp(`^gs://${BUCKET}/sft/`));
+    assert.ok(body.supervisedTuningSpec.validationDatasetUri, 'the paired validation.jsonl went along');
+    const runs = readdirSync(join(workspace, '.sft-studio', 'runs'));
+    assert.equal(runs.length, 1);
+    const record = JSON.parse(readFileSync(join(workspace, '.sft-studio', 'runs', runs[0]!, 'run.json'), 'utf8')) as { backend: string };
+    assert.equal(record.backend, 'vertex');
+    assert.ok(body.labels.sft_studio_run?.startsWith(runs[0]!.slice(0, 15)), `the run id is in the labels: ${JSON.stringify(body.labels)}`);
+    assert.match(body.labels.sft_studio_dataset ?? '', /^[0-9a-f]{8,}/, 'the dataset hash is in the labels');
+  });
+
+  step('Try it sends one prompt to the base and the tuned model, side by side', async () => {
+    await frame.locator('#try-it:not([hidden])').waitFor();
+    await frame.locator('#try-prompt').evaluate((e: HTMLElement & { value: string }) => {
+      e.value = 'Say <b>hello</b>';
+    });
+    await frame.locator('#try-send').click();
+    await frame.waitForFunction(() => document.querySelector('#try-tuned .try-text') !== null);
+    const base = await frame.locator('#try-base .try-text').textContent();
+    const tuned = await frame.locator('#try-tuned .try-text').textContent();
+    assert.equal(base, '[gemini-2.5-flash] Say <b>hello</b>');
+    assert.equal(tuned, '[tuned] Say <b>hello</b>');
+    assert.equal(await frame.locator('#try-answers b').count(), 0, 'answers are text, not HTML');
+    const calls = fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith(':generateContent')).map((r) => r.path);
+    assert.ok(calls.includes(`/v1/projects/${PROJECT}/locations/${LOCATION}/publishers/google/models/gemini-2.5-flash:generateContent`), calls.join(', '));
+    assert.ok(calls.some((p) => /\/endpoints\/\d+:generateContent$/.test(p)), calls.join(', '));
+  });
+});
