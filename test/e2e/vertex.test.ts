@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { Frame } from 'playwright-core';
 import { startFakeGoogleCloud, type FakeGoogleCloud } from '../fakes/googleCloud';
-import { closeAndRemove, findRepoRoot, openFile, resultsDir, runCommand, scratchWorkspace, startVSCode, stepsOf, webviewFrame, type VSCodeSession } from './harness';
+import { closeAndRemove, findRepoRoot, openFile, pickQuickItem, resultsDir, runCommand, scratchWorkspace, startVSCode, stepsOf, waitForWorkbench, webviewFrame, type VSCodeSession } from './harness';
 
 const repo = findRepoRoot();
 const PROJECT = 'e2e-project';
@@ -112,5 +112,53 @@ describe('a Vertex AI tuning run in VS Code', () => {
     const calls = fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith(':generateContent')).map((r) => r.path);
     assert.ok(calls.includes(`/v1/projects/${PROJECT}/locations/${LOCATION}/publishers/google/models/gemini-2.5-flash:generateContent`), calls.join(', '));
     assert.ok(calls.some((p) => /\/endpoints\/\d+:generateContent$/.test(p)), calls.join(', '));
+  });
+
+  step('a window reload re-attaches to a job still running; Cancel asks Vertex AI to cancel it', async () => {
+    fake.script({ steps: 50, pendingTicks: 1, stepsPerTick: 1, outcome: 'hold' }, { once: true });
+    const runsDir = join(workspace, '.sft-studio', 'runs');
+    const before = readdirSync(runsDir);
+    await frame.locator('#launch-anyway:not([hidden])').click();
+    await frame.waitForFunction(() => (document.querySelector('#job') as HTMLElement | null)?.dataset.state === 'JOB_STATE_RUNNING' && Number((document.querySelector('#chart-loss') as HTMLElement).dataset.points) >= 2, undefined, { timeout: 60_000 });
+    const id = readdirSync(runsDir).find((d) => !before.includes(d))!;
+    await runCommand(vs.page, 'Developer: Reload Window');
+    await waitForWorkbench(vs.page, workspace);
+    frame = await webviewFrame(vs.page, '#job[data-state="JOB_STATE_RUNNING"]', 60_000);
+    const polls = fake.requests.length;
+    await fake.waitForRequest(/\/tuningJobs\/\d+$/, { method: 'GET', count: fake.requestsTo(/\/tuningJobs\/\d+$/, 'GET').length + 2, timeoutMs: 30_000 });
+    assert.ok(fake.requests.length > polls, 'the reloaded window polls the job again');
+    await frame.locator('#cancel:not([hidden])').click();
+    await fake.waitForRequest(/:cancel$/, { method: 'POST', count: 1, timeoutMs: 30_000 });
+    await frame.waitForFunction(() => (document.querySelector('#status') as HTMLElement | null)?.dataset.status === 'cancelled', undefined, { timeout: 60_000 });
+    assert.equal(await frame.evaluate(() => (document.querySelector('#job') as HTMLElement).dataset.state), 'JOB_STATE_CANCELLED');
+    const events = readFileSync(join(runsDir, id, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string });
+    assert.equal(events.filter((e) => e.event === 'started').length, 1, 'the run was re-attached, not started again');
+    assert.equal(events[events.length - 1]!.status, 'cancelled');
+    assert.equal(fake.requestsTo(`/v1/projects/${PROJECT}/locations/${LOCATION}/tuningJobs`, 'POST').length, 2, 'no job was created twice');
+  });
+
+  step('a job started elsewhere is listed, opened as a run with its data, and watched to its end', async () => {
+    const train = readFileSync(join(workspace, 'validation.jsonl'));
+    fake.putObject(BUCKET, 'colleague/train.jsonl', train);
+    fake.script({ steps: 3, pendingTicks: 0 }, { once: true });
+    const token = fake.tokens.issue();
+    const made = await fetch(`${fake.url}/v1/projects/${PROJECT}/locations/${LOCATION}/tuningJobs`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ baseModel: 'gemini-2.5-flash-lite', tunedModelDisplayName: 'colleague-run', supervisedTuningSpec: { trainingDatasetUri: `gs://${BUCKET}/colleague/train.jsonl`, hyperParameters: { epochCount: '2' } } }),
+    });
+    assert.equal(made.status, 200, await made.text());
+    const runsDir = join(workspace, '.sft-studio', 'runs');
+    const before = readdirSync(runsDir);
+    await runCommand(vs.page, 'SFT Studio: Open Vertex AI Tuning Job…');
+    await pickQuickItem(vs.page, /colleague-run/);
+    frame = await webviewFrame(vs.page, '#job[data-state="JOB_STATE_SUCCEEDED"]', 60_000);
+    await frame.waitForFunction(() => (document.querySelector('#status') as HTMLElement | null)?.dataset.status === 'completed', undefined, { timeout: 60_000 });
+    assert.equal(await frame.evaluate(() => Number((document.querySelector('#chart-loss') as HTMLElement).dataset.points)), 3);
+    const added = readdirSync(runsDir).filter((d) => !before.includes(d));
+    assert.equal(added.length, 1);
+    assert.deepEqual(readFileSync(join(runsDir, added[0]!, 'data', 'train.jsonl')), train, 'the job\'s data was copied beside the run');
+    const config = JSON.parse(readFileSync(join(runsDir, added[0]!, 'config.json'), 'utf8')) as { model: string; epoch_count: number };
+    assert.equal(config.model, 'gemini-2.5-flash-lite');
+    assert.equal(config.epoch_count, 2);
   });
 });

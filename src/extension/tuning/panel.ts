@@ -42,7 +42,8 @@ export class TuningPanel implements vscode.Disposable {
   private static current: TuningPanel | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private runId: string | null = null;
-  private following: string | undefined;
+  /** What the page shows now: a new object each time, so a stream started for an earlier showing stops (even of the same run). */
+  private following: { readonly runId: string } | undefined;
 
   static createOrShow(extensionUri: vscode.Uri, manager: RunManager, dataset: vscode.Uri): TuningPanel {
     const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Two;
@@ -284,7 +285,8 @@ export class TuningPanel implements vscode.Disposable {
     const { id: runId, dir } = handle;
     const events = handle.events();
     this.runId = runId;
-    this.following = runId;
+    const me = { runId };
+    this.following = me;
     let first = true;
     let warned = false;
     const train: LossPoint[] = [];
@@ -295,7 +297,7 @@ export class TuningPanel implements vscode.Disposable {
       let scheduled = false;
       const flush = () => {
         scheduled = false;
-        if (this.following !== runId || batch.length === 0) return;
+        if (this.following !== me || batch.length === 0) return;
         this.post({ type: 'runEvents', runId, label, events: batch.map(toWire), reset: first });
         first = false;
         batch = [];
@@ -307,7 +309,7 @@ export class TuningPanel implements vscode.Disposable {
         if (e.event === 'metrics' && e.loss !== null) (e.split === 'train' ? train : evals).push({ step: e.step, loss: e.loss });
         if (e.event === 'metrics' && e.split === 'eval' && !warned) {
           const verdict = detectOverfitting(train, evals);
-          if (verdict !== undefined && this.following === runId) {
+          if (verdict !== undefined && this.following === me) {
             warned = true;
             this.post({ type: 'overfitting', runId, ...verdict });
           }
@@ -318,16 +320,16 @@ export class TuningPanel implements vscode.Disposable {
         }
       }
       flush();
-      if (this.following === runId) await this.showHardSamples(runId, all, dir);
+      if (this.following === me) await this.showHardSamples(runId, all, dir);
     })();
     void (async () => {
       let pending: string[] = [];
       for await (const line of handle.logs()) {
-        if (this.following !== runId) break;
+        if (this.following !== me) break;
         pending.push(line);
         if (pending.length === 1) {
           setImmediate(() => {
-            if (this.following === runId && pending.length > 0) this.post({ type: 'log', runId, lines: pending });
+            if (this.following === me && pending.length > 0) this.post({ type: 'log', runId, lines: pending });
             pending = [];
           });
         }
@@ -360,7 +362,7 @@ export class TuningPanel implements vscode.Disposable {
     const item = readRun(dir);
     if (item === undefined) return;
     this.runId = runId;
-    this.following = runId;
+    this.following = { runId };
     const events = readRunEvents(dir);
     const label = `${item.record.model} on ${path.basename(item.record.dataset.train.path)}${datasetState(item.record.dataset.train) === 'changed' ? ' (the dataset has changed since)' : ''}`;
     this.post({ type: 'runEvents', runId, label, events: events.filter((e) => e.event !== 'sample_loss').map(toWire), reset: true });
