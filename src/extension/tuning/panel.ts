@@ -114,7 +114,7 @@ export class TuningPanel implements vscode.Disposable {
 <h2>Start a tuning run</h2>
 <div id="dataset"></div>
 <div id="interpreter"></div>
-<div id="untrusted" hidden>This workspace is not trusted: tuning runs start a Python process, so they are off until you trust it.</div>
+<div id="untrusted" hidden>This workspace is not trusted: tuning runs start a Python process or send the data to Google Cloud with your credentials, so they are off until you trust it.</div>
 <form id="form" onsubmit="return false"></form>
 <div id="preflight" role="status"></div>
 <div id="preflight-block" role="alert"></div>
@@ -234,7 +234,7 @@ export class TuningPanel implements vscode.Disposable {
 
   private async start(form: FormValues, launchAnyway: boolean): Promise<void> {
     if (!vscode.workspace.isTrusted) {
-      this.post({ type: 'notice', level: 'error', text: 'Trust this workspace to start tuning runs (they run a Python process).' });
+      this.post({ type: 'notice', level: 'error', text: 'Trust this workspace to start tuning runs (they run a Python process or use your Google Cloud credentials).' });
       return;
     }
     const doc = await this.document();
@@ -266,7 +266,7 @@ export class TuningPanel implements vscode.Disposable {
   /** Starts a run from a ready config (Repeat Run, Find Hard Samples) and follows it here. */
   async launch(request: Omit<StartRequest, 'runsDir' | 'python'>, label: string): Promise<void> {
     if (!vscode.workspace.isTrusted) {
-      void vscode.window.showErrorMessage('Trust this workspace to start tuning runs (they run a Python process).');
+      void vscode.window.showErrorMessage('Trust this workspace to start tuning runs (they run a Python process or use your Google Cloud credentials).');
       return;
     }
     const runsDir = this.manager.runsDir(this.dataset);
