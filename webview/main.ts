@@ -214,6 +214,8 @@ interface RunView {
   status: string;
   step: number;
   total: number;
+  /** A remote job (Vertex AI): the service reports no learning rate. */
+  remote: boolean;
 }
 
 let run: RunView | undefined;
@@ -269,7 +271,8 @@ function redrawAll(): void {
   if (run === undefined) return;
   drawChart('chart-loss', 'Loss', ['train', 'eval'], [run.train, run.evals]);
   drawChart('chart-accuracy', 'Next-token accuracy (model turns)', ['train', 'eval'], [run.trainAcc, run.evalAcc]);
-  drawChart('chart-lr', 'Learning rate', ['learning rate'], [run.lr]);
+  $('chart-lr').hidden = run.remote && run.lr.length === 0;
+  if (!$('chart-lr').hidden) drawChart('chart-lr', 'Learning rate', ['learning rate'], [run.lr]);
 }
 
 const fmt = (n: unknown, d = 3) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(d) : '–');
@@ -283,7 +286,7 @@ function logLine(text: string): void {
 
 function onEvents(runId: string, label: string, events: Record<string, unknown>[], reset: boolean): void {
   if (reset || run === undefined || run.id !== runId) {
-    run = { id: runId, label, train: [], evals: [], trainAcc: [], evalAcc: [], lr: [], status: 'starting', step: 0, total: 0 };
+    run = { id: runId, label, train: [], evals: [], trainAcc: [], evalAcc: [], lr: [], status: 'starting', step: 0, total: 0, remote: false };
     $('log').replaceChildren();
     $('hard').replaceChildren();
     $('overfitting').hidden = true;
@@ -330,6 +333,7 @@ function onEvents(runId: string, label: string, events: Record<string, unknown>[
         logLine(`checkpoint at step ${String(e.step)}`);
         break;
       case 'job':
+        r.remote = true;
         showJob(e);
         break;
       case 'finished':
