@@ -210,7 +210,7 @@ export class VertexBackend implements TuningBackend {
     writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
     const sink = new RunSink(dir);
     const watch = new RunWatch(this, sink, record, settings, this.opts);
-    const done = watch.run({ train: train.data, ...(validation ? { validation: validation.data } : {}) });
+    const done = watch.guard(watch.run({ train: train.data, ...(validation ? { validation: validation.data } : {}) }));
     return { id, dir, events: () => sink.events, logs: () => sink.logs, cancel: () => watch.cancel(), done };
   }
 
@@ -242,7 +242,7 @@ export class VertexBackend implements TuningBackend {
       // no log yet
     }
     const watch = new RunWatch(this, sink, record, settings, this.opts, stateFromEvents(past));
-    const done = watch.resume();
+    const done = watch.guard(watch.resume());
     return { id: record.id, dir, events: () => sink.events, logs: () => sink.logs, cancel: () => watch.cancel(), done };
   }
 
@@ -269,6 +269,19 @@ class RunWatch {
     private readonly state: WatchState = { lastJob: undefined, reported: new Set(), maxStep: 0, totalSteps: 0 },
   ) {
     this.record = record;
+  }
+
+  /** A failure nobody expected (the run folder deleted under us, say) still ends the handle. */
+  guard(p: Promise<RunSummary>): Promise<RunSummary> {
+    return p.catch((err: unknown) => {
+      try {
+        return this.fail(`the watch of this run broke: ${err instanceof Error ? err.message : String(err)}`, null, 'host');
+      } catch {
+        this.sink.events.close();
+        this.sink.logs.close();
+        return summarizeEvents(this.sink.events.all);
+      }
+    });
   }
 
   cancel(): void {
