@@ -14,7 +14,7 @@ import { readRunEvents } from '../../src/core/runStore';
 import { loadCredentials, type Credentials } from '../../src/backends/vertex/auth';
 import { VertexBackend, type VertexBackendOptions, type VertexRunRecord } from '../../src/backends/vertex/backend';
 import { VertexClient } from '../../src/backends/vertex/client';
-import { DATASET_LABEL, RUN_LABEL } from '../../src/backends/vertex/jobs';
+import { DATASET_LABEL, listJobs, RUN_LABEL } from '../../src/backends/vertex/jobs';
 import { resolveVertexSettings } from '../../src/backends/vertex/settings';
 import { uploadDataset } from '../../src/backends/vertex/storage';
 import { createTransport } from '../../src/backends/vertex/transport';
@@ -358,6 +358,37 @@ describe('Vertex tuning runs', { timeout: 20_000 }, () => {
   });
 });
 
+describe('Vertex jobs started elsewhere', { timeout: 20_000 }, () => {
+  test('listed, and opened as a run: a run folder with its name, model, data and hyper-parameters, watched to its end; opened again, the same run', async () => {
+    const f = files();
+    fake.putObject('bkt', 'elsewhere/train.jsonl', TRAIN_LINES.join('\n') + '\n');
+    fake.script({ steps: 3, pendingTicks: 0 });
+    const settings = { project: PROJECT, location: LOCATION, apiEndpoint: fake.url, pollIntervalSeconds: 0.01 };
+    const client = await VertexClient.create({ settings: resolveVertexSettings({ ...settings, bucket: '' }, {}, { bucket: 'optional' }), credentials: await staticCredentials() });
+    const made = await client.createTuningJob({ baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://bkt/elsewhere/train.jsonl', epochCount: 3, adapterSize: 8, tunedModelDisplayName: 'from the console' });
+    const listed = await listJobs(client);
+    assert.deepEqual(listed.map((j) => j.name), [made.name]);
+
+    const b = backend();
+    const handle = await b.openJob(made.name!, f.runs, settings);
+    const summary = await handle.done;
+    assert.equal(summary.status, 'completed');
+    const rec = record(handle.dir);
+    assert.equal(rec.vertex.job, made.name);
+    assert.equal(rec.model, 'gemini-2.5-flash');
+    assert.equal(rec.dataset.train.uri, 'gs://bkt/elsewhere/train.jsonl');
+    assert.deepEqual(rec.vertex.hyper_parameters, { epoch_count: 3, learning_rate_multiplier: null, adapter_size: 8 });
+    const events = readRunEvents(handle.dir);
+    assert.equal(events[0]!.event, 'started');
+    assert.deepEqual(metricKeys(events), ['train:1', 'train:2', 'train:3']);
+    assert.equal(fake.requestsTo(`${P}/tuningJobs`, 'POST').length, 1);
+
+    const again = await b.openJob(made.name!, f.runs, settings);
+    assert.equal(again.dir, handle.dir);
+    assert.equal((await again.done).status, 'completed');
+  });
+});
+
 describe('Vertex generateContent', { timeout: 20_000 }, () => {
   test('the base model and a tuned endpoint answer through the same client', async () => {
     const settings = resolveVertexSettings({ project: PROJECT, location: LOCATION, bucket: 'gs://bkt', apiEndpoint: fake.url }, {});
@@ -366,6 +397,13 @@ describe('Vertex generateContent', { timeout: 20_000 }, () => {
     assert.equal(base.text, '[gemini-2.5-flash] hello');
     const [req] = fake.requestsTo(`${P}/publishers/google/models/gemini-2.5-flash:generateContent`, 'POST');
     assert.deepEqual(req!.json, { contents: [{ parts: [{ text: 'hello' }], role: 'user' }] });
+    fake.putObject('bkt', 'train.jsonl', TRAIN_LINES.join('\n') + '\n');
+    const job = await client.createTuningJob({ baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://bkt/train.jsonl' });
+    const endpoint = fake.finish(job.name!, 'succeed').tunedModel!.endpoint;
+    const tuned = await client.generateContent(endpoint, [{ role: 'user', parts: [{ text: 'hi there' }] }], { temperature: 0 });
+    assert.equal(tuned.text, '[tuned] hi there');
+    const [treq] = fake.requestsTo(`/v1/${endpoint}:generateContent`, 'POST');
+    assert.deepEqual(treq!.json, { contents: [{ role: 'user', parts: [{ text: 'hi there' }] }], generationConfig: { temperature: 0 } });
   });
 });
 
