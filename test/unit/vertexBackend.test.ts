@@ -269,6 +269,33 @@ describe('Vertex tuning runs', { timeout: 20_000 }, () => {
     assert.match(readFileSync(path.join(handle.dir, 'vertex.log'), 'utf8'), /may have failed .*no answer within 0 s.*\n.*found the job/);
   });
 
+  test('a service that refuses the label filter: the jobs are listed whole and the label checked here', async () => {
+    const f = files();
+    fake.script({ steps: 1, pendingTicks: 0 });
+    fake.fail({ method: 'POST', path: `${P}/tuningJobs`, hang: true });
+    fake.fail({ method: 'GET', path: /\/tuningJobs\?.*filter=/, status: 400 });
+    const handle = start(backend({ retry: { timeoutMs: 300, baseDelayMs: 1, sleep: quickSleep().sleep } }), f);
+    assert.equal((await handle.done).status, 'completed');
+    const lists = fake.requestsTo(`${P}/tuningJobs`, 'GET');
+    assert.deepEqual(lists.map((r) => [r.query.has('filter'), r.status]), [[true, 400], [false, 200]]);
+    assert.equal(fake.jobs.size, 1);
+  });
+
+  test('polls wait longer while nothing changes (×1.5 each time, capped), and the base interval again on a change', async () => {
+    const f = files();
+    fake.script({ steps: 2, pendingTicks: 0, outcome: 'hold' });
+    const poll = quickSleep();
+    const handle = start(backend({ sleep: poll.sleep, maxPollSeconds: 0.05 }), f);
+    await until(handle, (e) => e.event === 'progress' && e.step === 2);
+    // Let it poll a while with nothing new, then end the job.
+    while (poll.delays.length < 12) await new Promise((r) => setImmediate(r));
+    fake.finish([...fake.jobs.keys()][0]!, 'succeed');
+    await handle.done;
+    const tail = poll.delays.slice(poll.delays.lastIndexOf(10) + 1, poll.delays.lastIndexOf(10) + 7);
+    assert.deepEqual(tail, [15, 23, 35, 50, 50, 50]);
+    assert.ok(poll.delays.slice(0, 3).every((d) => d === 10), poll.delays.join(' '));
+  });
+
   test('a create answered 503 before the job exists: looked up, not found, created again once', async () => {
     const f = files();
     fake.script({ steps: 1, pendingTicks: 0 });
