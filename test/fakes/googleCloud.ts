@@ -55,7 +55,7 @@ export interface FaultRule {
   /** Body to answer; default Google's error shape for the status (the storage shape on storage paths). */
   body?: unknown;
   headers?: Record<string, string>;
-  /** The request is handled (a job is created, an object stored) but no answer comes until `close()`: a timeout. */
+  /** The request is handled (a job is created, an object stored) but no answer comes until `releaseHeld()` or `close()`: a timeout. */
   hang?: boolean;
   /** The connection is destroyed without an answer, before the request is handled (a network error). */
   reset?: boolean;
@@ -68,8 +68,11 @@ export interface ActiveFault extends Readonly<FaultRule> {
 
 export interface IssuedToken {
   token: string;
-  source: 'refresh_token' | 'token_exchange' | 'static';
+  source: 'refresh_token' | 'jwt_bearer' | 'token_exchange' | 'static';
+  /** Set by `tokens.expire`; a token is also expired once the fake's clock passes `expiresAt`. */
   expired: boolean;
+  /** Issue time + expires_in, on the fake's clock (`now` option); absent for static tokens. */
+  expiresAt?: Date;
 }
 
 export interface FakeTokens {
@@ -130,8 +133,16 @@ export interface FakeGoogleCloud {
   putObject(bucket: string, name: string, data: Buffer | string, contentType?: string): void;
   /** Replaces the generateContent responder. */
   respondWith(responder: Responder): void;
+  /** Sends the answers that `hang` faults held back (late answers, e.g. after the client gave up). Returns how many. */
+  releaseHeld(): number;
   /** Requests whose path matches (string: exact path; RegExp: path + query), optionally of one method. */
   requestsTo(path: RegExp | string, method?: string): RecordedRequest[];
+  /**
+   * Resolves with the `count`-th matching request (default the first; earlier ones count) once it has been
+   * answered (or held, or reset): for e2e tests, which wait on events, not sleeps. Rejects after `timeoutMs`
+   * (default 10 s) listing what did arrive.
+   */
+  waitForRequest(path: RegExp | string, opts?: { method?: string; count?: number; timeoutMs?: number }): Promise<RecordedRequest>;
   close(): Promise<void>;
 }
 
@@ -164,7 +175,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
 
   const issue = (source: IssuedToken['source']): string => {
     const token = `ya29.fake-${++tokenCounter}-${randomBytes(12).toString('base64url')}`;
-    tokenList.push({ token, source, expired: false });
+    tokenList.push({ token, source, expired: false, expiresAt: new Date(now().getTime() + lifetime * 1000) });
     return token;
   };
   const tokens: FakeTokens = {
@@ -186,7 +197,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     const header = req.headers.authorization;
     const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     const known = m ? tokenList.find((t) => t.token === m[1]) : undefined;
-    if (known && !known.expired) return null;
+    if (known && !known.expired && !(known.expiresAt && now() >= known.expiresAt)) return null;
     const challenge = { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/"' };
     if (storagePath) return { ...STORAGE_UNAUTHENTICATED(), headers: challenge };
     return googleError(401, header ? INVALID_CREDENTIAL : MISSING_CREDENTIAL, 'UNAUTHENTICATED', challenge);
@@ -216,10 +227,21 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
         return json(401, { error: 'invalid_client', error_description: 'The OAuth client was not found.' });
       }
       const refresh = form.get('refresh_token');
-      if (!refresh || !refreshTokens.has(refresh)) {
+      if (!refresh) return json(400, { error: 'invalid_request', error_description: 'Missing required parameter: refresh_token' });
+      if (!refreshTokens.has(refresh)) {
         return json(400, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
       }
       return json(200, { access_token: issue('refresh_token'), expires_in: lifetime, scope: CLOUD_PLATFORM_SCOPE, token_type: 'Bearer' });
+    }
+    if (grant === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
+      // Service-account keys (RFC 7523): google-auth-library posts a signed JWT here, but to a hard-coded
+      // https://oauth2.googleapis.com/token, so only a client with its own transport reaches the fake. The
+      // signature is not checked; the assertion must be a JWT with iss and scope claims.
+      const claims = jwtClaims(form.get('assertion') ?? '');
+      if (!claims || typeof claims.iss !== 'string' || typeof claims.scope !== 'string') {
+        return json(400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
+      }
+      return json(200, { access_token: issue('jwt_bearer'), expires_in: lifetime, token_type: 'Bearer' });
     }
     if (grant === 'urn:ietf:params:oauth:grant-type:token-exchange') {
       if (!form.get('subject_token') || !form.get('subject_token_type')) {
@@ -275,7 +297,18 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     return googleError(404, `The requested URL ${path} was not found on this server.`, 'NOT_FOUND');
   };
 
-  const held = new Set<ServerResponse>();
+  const held = new Map<ServerResponse, { record: RecordedRequest; reply: Reply }>();
+  // Requests that are done (answered, held or reset), in order, and who waits for them.
+  const done: RecordedRequest[] = [];
+  const waiters = new Set<() => void>();
+  const finished = (record: RecordedRequest): void => {
+    done.push(record);
+    for (const w of [...waiters]) w();
+  };
+  const matches = (r: RecordedRequest, path: RegExp | string, method?: string): boolean =>
+    (!method || r.method === method.toUpperCase()) &&
+    (typeof path === 'string' ? r.path === path : path.test(r.path + (r.query.size ? `?${r.query.toString()}` : '')));
+
   const send = (res: ServerResponse, record: RecordedRequest, reply: Reply): void => {
     const body =
       reply.body === undefined ? Buffer.alloc(0)
@@ -292,6 +325,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     record.status = reply.status;
     res.writeHead(reply.status, headers);
     res.end(body);
+    if (!done.includes(record)) finished(record);
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
@@ -318,6 +352,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
       fault.hits++;
       if (fault.reset) {
         req.socket.destroy();
+        finished(record);
         return;
       }
       if (!fault.hang) {
@@ -340,8 +375,9 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     }
     if (fault?.hang) {
       // Handled, but the answer never comes: the client times out and must not create a second job.
-      held.add(res);
+      held.set(res, { record, reply });
       res.on('close', () => held.delete(res));
+      finished(record);
       return;
     }
     send(res, record, reply);
@@ -400,18 +436,49 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
       responder = r;
     },
     requestsTo(path, method) {
-      return requests.filter(
-        (r) =>
-          (!method || r.method === method.toUpperCase()) &&
-          (typeof path === 'string' ? r.path === path : path.test(r.path + (r.query.size ? `?${r.query.toString()}` : ''))),
-      );
+      return requests.filter((r) => matches(r, path, method));
+    },
+    waitForRequest(path, o = {}) {
+      const count = o.count ?? 1;
+      const timeoutMs = o.timeoutMs ?? 10_000;
+      return new Promise<RecordedRequest>((resolve, reject) => {
+        const check = (): void => {
+          const found = done.filter((r) => matches(r, path, o.method));
+          if (found.length < count) return;
+          cleanup();
+          resolve(found[count - 1]);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          const seen = done.slice(-20).map((r) => `${r.method} ${r.path} -> ${r.status ?? '(no answer)'}`).join('\n  ');
+          reject(new Error(`no ${count > 1 ? `${count}th ` : ''}${o.method ? `${o.method} ` : ''}request to ${String(path)} within ${timeoutMs} ms; the last ones:\n  ${seen || '(none)'}`));
+        }, timeoutMs);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    releaseHeld() {
+      const waiting = [...held];
+      held.clear();
+      for (const [res, { record, reply }] of waiting) send(res, record, reply);
+      return waiting.length;
     },
     async close() {
-      for (const res of held) res.destroy();
+      for (const res of held.keys()) res.destroy();
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function jwtClaims(jwt: string): Record<string, unknown> | undefined {
+  const parts = jwt.split('.');
+  if (parts.length !== 3) return undefined;
+  return safeJson(Buffer.from(parts[1], 'base64url'));
 }
 
 function safeJson(body: Buffer): Record<string, unknown> | undefined {
