@@ -114,6 +114,27 @@ describe('Vertex credentials', { timeout: 20_000 }, () => {
     assert.equal(fake.requests.at(-1)!.headers.authorization, `Bearer ${issued()[1]!}`);
   });
 
+  test('workload identity federation (external_account): the subject token is exchanged at its STS token_url; a 401 renews it', async () => {
+    const subject = path.join(tmp, 'oidc-token.txt');
+    writeFileSync(subject, 'oidc-subject-token');
+    const file = path.join(tmp, 'wif.json');
+    const audience = '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/pool/providers/ci';
+    writeFileSync(file, JSON.stringify({ type: 'external_account', audience, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_url: `${fake.url}/v1/token`, credential_source: { file: subject } }));
+    const settings = resolveVertexSettings({ project: PROJECT, location: LOCATION, bucket: 'gs://bkt', apiEndpoint: fake.url }, {});
+    const client = await VertexClient.create({ settings, credentials: await loadCredentials(settings, { env: { GOOGLE_APPLICATION_CREDENTIALS: file } }) });
+    await client.listTuningJobs();
+    const [sts] = fake.requestsTo('/v1/token', 'POST');
+    const form = Object.fromEntries(new URLSearchParams(sts!.body.toString()));
+    assert.equal(form.grant_type, 'urn:ietf:params:oauth:grant-type:token-exchange');
+    assert.equal(form.subject_token, 'oidc-subject-token');
+    assert.equal(form.subject_token_type, 'urn:ietf:params:oauth:token-type:jwt');
+    assert.equal(form.audience, audience);
+    assert.equal(form.scope, 'https://www.googleapis.com/auth/cloud-platform');
+    fake.tokens.expire();
+    await client.listTuningJobs();
+    assert.deepEqual(fake.requests.slice(-3).map((r) => `${r.method} ${r.path} ${r.status}`), [`GET ${P}/tuningJobs 401`, 'POST /v1/token 200', `GET ${P}/tuningJobs 200`]);
+  });
+
   test('an access token that the service refuses: one message saying how to get a fresh one, no retry storm', async () => {
     const settings = resolveVertexSettings({ project: PROJECT, location: LOCATION, bucket: 'gs://bkt', apiEndpoint: fake.url }, {});
     const client = await VertexClient.create({ settings, credentials: await loadCredentials({ accessToken: 'not-known' }, { env: {} }) });

@@ -102,9 +102,9 @@ export async function loadCredentials(settings: Pick<VertexSettings, 'accessToke
     client,
     token,
     refresh: async () => {
-      // OAuth2Client and its subclasses (user credentials, service accounts) refresh when the
-      // cached token is gone or expiring; other clients refresh on their own expiry only.
-      if (client instanceof OAuth2Client) client.credentials = { ...client.credentials, access_token: null, expiry_date: 1 };
+      // Every client kind (user credentials, service accounts, workload identity) renews a token
+      // whose expiry has passed: mark the one we hold as expired.
+      client.setCredentials({ ...client.credentials, access_token: null, expiry_date: 1 });
       return token();
     },
   };
