@@ -166,7 +166,10 @@ export class VertexBackend implements TuningBackend {
     let train, validation;
     try {
       settings = resolveVertexSettings(v, this.opts.env ?? process.env);
-      if (v.adapterSize !== undefined && ![1, 2, 4, 8, 16, 32].includes(v.adapterSize)) throw new VertexSetupError(`the adapter size must be 1, 2, 4, 8, 16 or 32, not ${v.adapterSize}`);
+      if (v.adapterSize !== undefined && ADAPTER_SIZES[v.adapterSize] === undefined) {
+        const sizes = Object.keys(ADAPTER_SIZES);
+        throw new VertexSetupError(`the adapter size must be ${sizes.slice(0, -1).join(', ')} or ${sizes.at(-1)!}, not ${v.adapterSize}`);
+      }
       if (v.epochs !== undefined && !(Number.isInteger(v.epochs) && v.epochs > 0)) throw new VertexSetupError(`the epoch count must be a whole number above 0, not ${v.epochs}`);
       if (v.learningRateMultiplier !== undefined && !(v.learningRateMultiplier > 0)) throw new VertexSetupError(`the learning-rate multiplier must be above 0, not ${v.learningRateMultiplier}`);
       train = prepareVertexDataset(path.resolve(request.trainFile), 'training', model, { ...this.opts.prepare, ...(request.pinnedFormat ? { pinnedFormat: request.pinnedFormat } : {}) });

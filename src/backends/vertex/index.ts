@@ -8,7 +8,7 @@
  */
 export { ADC_FIX, CredentialsError, loadCredentials, TOKEN_FIX, type Credentials } from './auth';
 export { VertexBackend, DEFAULT_POLL_SECONDS, replayHandle, type VertexBackendOptions, type VertexRunConfig, type VertexRunRecord } from './backend';
-export { ADAPTER_SIZES, VertexClient, type CreateJobRequest, type TuningJob, type VertexClientOptions } from './client';
+export { ADAPTER_SIZES, API_VERSION, VertexClient, type Content, type CreateJobRequest, type GenerateContentConfig, type GenerateContentResponse, type TuningJob, type VertexClientOptions } from './client';
 export { prepareVertexDataset, vertexTarget, type PreparedDataset, type VertexDatasetRecord } from './dataset';
 export { consoleUrl, createJobOnce, DATASET_LABEL, findJobByLabel, isTerminal, jobEvent, listJobs, RUN_LABEL, runStatusOf } from './jobs';
 export { JobMetricsReader, newMetricsEvents, SERIES } from './metrics';
