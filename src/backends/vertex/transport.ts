@@ -129,7 +129,7 @@ export function createTransport(opts: TransportOptions): Transport {
       } catch (err) {
         if (caller?.aborted) throw caller.reason;
         const e = err as Error & { cause?: { code?: string } };
-        failure = e.name === 'TimeoutError' ? `no answer within ${Math.round(timeoutMs / 1000)} s` : `network error (${e.cause?.code ?? e.message})`;
+        failure = e.name === 'TimeoutError' ? `no answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}` : `network error (${e.cause?.code ?? e.message})`;
         if (!idempotent) throw new AmbiguousRequestError(`${method} ${bare(url)}: ${failure}`);
       }
       let wait: number | undefined;
