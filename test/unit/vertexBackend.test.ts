@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import type { JobEvent, MetricsEvent, TrainerEvent } from '../../src/core/runs';
 import { readRunEvents } from '../../src/core/runStore';
-import { loadCredentials, type Credentials } from '../../src/backends/vertex/auth';
+import { ADC_FIX, CredentialsError, loadCredentials, type Credentials } from '../../src/backends/vertex/auth';
 import { VertexBackend, type VertexBackendOptions, type VertexRunRecord } from '../../src/backends/vertex/backend';
 import { VertexClient } from '../../src/backends/vertex/client';
 import { DATASET_LABEL, listJobs, RUN_LABEL } from '../../src/backends/vertex/jobs';
@@ -403,6 +403,34 @@ describe('Vertex tuning runs', { timeout: 20_000 }, () => {
     assert.ok(keys.includes('train:6') && keys.includes('eval:6'));
     assert.equal(events.filter((e) => e.event === 'started').length, 1);
     assert.equal(fake.requestsTo(`${P}/tuningJobs`, 'POST').length, 1);
+  });
+});
+
+describe('Vertex runs without credentials for a while', { timeout: 20_000 }, () => {
+  test('reopened without credentials: the run stays open (said once), and resumes once they are back', async () => {
+    const f = files();
+    fake.script({ steps: 3, pendingTicks: 0, outcome: 'hold' });
+    let stopped!: () => void;
+    const hostGone = new Promise<void>((r) => (stopped = r));
+    let frozen = false;
+    const first = backend({ sleep: () => (frozen ? (stopped(), new Promise<void>(() => undefined)) : new Promise((r) => setImmediate(r))) });
+    const handle = start(first, f);
+    await until(handle, (e) => e.event === 'job');
+    frozen = true;
+    await hostGone;
+
+    const noCredentials = backend({ credentials: () => Promise.reject(new CredentialsError('no Google Cloud credentials found', ADC_FIX)) });
+    for (let i = 0; i < 2; i++) {
+      const summary = await noCredentials.reattach(handle.dir)!.done;
+      assert.equal(summary.status, 'running');
+    }
+    const warnings = readRunEvents(handle.dir).filter((e) => e.event === 'warning' && e.code === 'watch');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!.event === 'warning' ? warnings[0]!.text : '', /stopped watching the job .*: no Google Cloud credentials found: run `gcloud auth application-default login`.*it goes on at Vertex AI/);
+
+    const back = backend().reattach(handle.dir)!;
+    fake.finish([...fake.jobs.keys()][0]!, 'succeed');
+    assert.equal((await back.done).status, 'completed');
   });
 });
 

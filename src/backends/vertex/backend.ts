@@ -384,7 +384,10 @@ class RunWatch {
     const hint = err instanceof CredentialsError ? null : `see ${path.join(this.sink.dir, 'vertex.log')}`;
     if (this.record.vertex.job !== null && !(err instanceof HttpError && (err.status === 404 || err.status === 403))) {
       // The job goes on at Google: the run is not over. Reopening it (or a reload) resumes the watch.
-      this.sink.emit({ event: 'warning', time: now(), text: `stopped watching the job ${this.record.vertex.job}: ${message}; it goes on at Vertex AI, and the run resumes when reopened`, code: 'watch' });
+      const text = `stopped watching the job ${this.record.vertex.job}: ${message}; it goes on at Vertex AI, and the run resumes when reopened`;
+      // Said once, not again on every reload that meets the same trouble.
+      const last = this.sink.events.all.at(-1);
+      if (!(last?.event === 'warning' && last.text === text)) this.sink.emit({ event: 'warning', time: now(), text, code: 'watch' });
       this.sink.log(`stopped watching: ${message}`);
       const summary = summarizeEvents(this.sink.events.all);
       this.sink.events.close();
