@@ -79,6 +79,13 @@ function start(b: VertexBackend, f: ReturnType<typeof files>, extra: { validatio
   });
 }
 
+function startWithModel(b: VertexBackend, f: ReturnType<typeof files>, model: string): RunHandle {
+  return b.start({
+    trainFile: f.train, runsDir: f.runs, config: { model },
+    vertex: { project: PROJECT, location: LOCATION, bucket: 'gs://bkt/pre', apiEndpoint: fake.url, storageEndpoint: fake.url, pollIntervalSeconds: 0.01, model },
+  });
+}
+
 async function until(handle: RunHandle, pred: (e: TrainerEvent) => boolean): Promise<TrainerEvent> {
   for await (const e of handle.events()) if (pred(e)) return e;
   throw new Error('the run ended first');
@@ -325,6 +332,16 @@ describe('Vertex tuning runs', { timeout: 20_000 }, () => {
     assert.equal(summary.status, 'completed');
     assert.deepEqual(fake.requestsTo(`${P}/tuningJobs`).map((r) => `${r.method} ${r.status}`), ['POST 503', 'GET 200', 'GET 200', 'POST 200']);
     assert.equal(fake.jobs.size, 1);
+  });
+
+  test("a request the service refuses (an untunable base model): the run fails with Google's message, said plainly", async () => {
+    const f = files();
+    const handle = startWithModel(backend(), f, 'gemini-0-nano');
+    const summary = await handle.done;
+    assert.equal(summary.status, 'failed');
+    assert.match(summary.error!.message, /^Vertex AI answered 400: Base model gemini-0-nano is not supported for supervised tuning\./);
+    assert.equal(fake.jobs.size, 0);
+    assert.equal(fake.requestsTo(`${P}/tuningJobs`, 'POST').length, 1);
   });
 
   test('a job that ends FAILED ends the run failed with its message', async () => {

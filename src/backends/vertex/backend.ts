@@ -18,7 +18,7 @@ import { createJobOnce, DATASET_LABEL, findJobByLabel, isTerminal, jobEvent, job
 import { JobMetricsReader, newMetricsEvents } from './metrics';
 import { resolveVertexSettings, VertexSetupError, type ResolvedVertexSettings, type VertexSettings, type VertexStartOptions } from './settings';
 import { uploadDataset } from './storage';
-import { defaultSleep, HttpError, type Fetch, type RetryNote, type RetryOptions } from './transport';
+import { defaultSleep, describeError, HttpError, type Fetch, type RetryNote, type RetryOptions } from './transport';
 
 export const DEFAULT_POLL_SECONDS = 30;
 
@@ -380,7 +380,7 @@ class RunWatch {
 
   /** A failure of our own side (credentials, network): said once; the run stays open when a job is out there. */
   private trouble(err: unknown): RunSummary {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = describeError(err);
     const hint = err instanceof CredentialsError ? null : `see ${path.join(this.sink.dir, 'vertex.log')}`;
     if (this.record.vertex.job !== null && !(err instanceof HttpError && (err.status === 404 || err.status === 403))) {
       // The job goes on at Google: the run is not over. Reopening it (or a reload) resumes the watch.
@@ -501,8 +501,8 @@ class RunWatch {
             await client.cancelTuningJob(name);
             this.sink.log(`asked Vertex AI to cancel ${name}`);
           } catch (err) {
-            this.sink.log(`cancelling ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
-            this.sink.emit({ event: 'warning', time: now(), text: `Vertex AI did not take the cancel: ${err instanceof Error ? err.message : String(err)}`, code: 'cancel' });
+            this.sink.log(`cancelling ${name} failed: ${describeError(err)}`);
+            this.sink.emit({ event: 'warning', time: now(), text: `Vertex AI did not take the cancel: ${describeError(err)}`, code: 'cancel' });
           }
           changed = true;
         }
@@ -532,7 +532,7 @@ class RunWatch {
       } catch (err) {
         if (err instanceof CredentialsError || (err instanceof HttpError && (err.status === 404 || err.status === 403))) return this.trouble(err);
         // Anything else (the service down longer than the transport's retries): keep watching, less often.
-        this.sink.log(`reading the job failed: ${err instanceof Error ? err.message : String(err)}; trying again`);
+        this.sink.log(`reading the job failed: ${describeError(err)}; trying again`);
       }
       interval = changed ? base : Math.min(max, Math.round(interval * 1.5));
       this.wake = new AbortController();
@@ -541,7 +541,7 @@ class RunWatch {
         job = await client.getTuningJob(name);
       } catch (err) {
         if (err instanceof CredentialsError || (err as { status?: number }).status === 404 || (err as { status?: number }).status === 403) return this.trouble(err);
-        this.sink.log(`reading the job failed: ${err instanceof Error ? err.message : String(err)}; trying again`);
+        this.sink.log(`reading the job failed: ${describeError(err)}; trying again`);
       }
     }
   }

@@ -14,5 +14,5 @@ export { consoleUrl, createJobOnce, DATASET_LABEL, findJobByLabel, isTerminal, j
 export { JobMetricsReader, newMetricsEvents, SERIES } from './metrics';
 export { gcloudConfigDir, parseBucket, readGcloudConfig, resolveVertexSettings, VertexSetupError, type ResolvedVertexSettings, type VertexJobOptions, type VertexSettings, type VertexStartOptions } from './settings';
 export { datasetObjectName, uploadDataset, type UploadOptions, type UploadResult } from './storage';
-export { AmbiguousRequestError, createTransport, HttpError, type Fetch, type RetryNote, type RetryOptions, type Transport } from './transport';
+export { AmbiguousRequestError, createTransport, describeError, HttpError, type Fetch, type RetryNote, type RetryOptions, type Transport } from './transport';
 export { checkVertexAccess, openVertexClient } from './access';
