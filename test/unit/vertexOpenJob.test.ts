@@ -4,9 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { openVertexClient, VertexBackend } from '../../src/backends/vertex';
-import { openJobAsRun } from '../../src/backends/vertex/openJob';
-import { datasetState, readRun } from '../../src/core/runStore';
+import { VertexBackend } from '../../src/backends/vertex';
+import { datasetState, readRun, readRunEvents } from '../../src/core/runStore';
 import { startFakeGoogleCloud, type FakeGoogleCloud } from '../fakes/googleCloud';
 
 describe('opening a job started elsewhere', () => {
@@ -38,38 +37,32 @@ describe('opening a job started elsewhere', () => {
     const data = '{"contents":[{"role":"user","parts":[{"text":"hi"}]},{"role":"model","parts":[{"text":"hello"}]}]}\n';
     fake.putObject('elsewhere', 'd/train.jsonl', data);
     const name = await createElsewhere('gs://elsewhere/d/train.jsonl', { tunedModelDisplayName: 'theirs' });
-    const client = await openVertexClient(settings());
-    const opened = await openJobAsRun(client, name, dir, 'cli');
-    assert.equal(opened.created, true);
-    assert.deepEqual(opened.notes, []);
-    assert.equal(readFileSync(path.join(opened.dir, 'data', 'train.jsonl'), 'utf8'), data);
-    const record = JSON.parse(readFileSync(path.join(opened.dir, 'run.json'), 'utf8')) as { backend: string; vertex: { job: string; hyper_parameters: unknown; tuned_model_display_name: string } };
+    const backend = new VertexBackend({ origin: 'cli' });
+    const handle = await backend.openJob(name, dir, settings());
+    const summary = await handle.done;
+    assert.equal(summary.status, 'completed', 'watched to its end, as our own runs are');
+    assert.ok(summary.job?.tuned_model?.endpoint, 'the tuned endpoint is known');
+    assert.equal(readFileSync(path.join(handle.dir, 'data', 'train.jsonl'), 'utf8'), data);
+    const record = JSON.parse(readFileSync(path.join(handle.dir, 'run.json'), 'utf8')) as { backend: string; vertex: { job: string; hyper_parameters: unknown; tuned_model_display_name: string } };
     assert.equal(record.backend, 'vertex');
     assert.equal(record.vertex.job, name);
     assert.deepEqual(record.vertex.hyper_parameters, { epoch_count: 3, learning_rate_multiplier: 2, adapter_size: 8 });
     assert.equal(record.vertex.tuned_model_display_name, 'theirs');
-    const item = readRun(opened.dir)!;
+    const item = readRun(handle.dir)!;
+    assert.equal(item.record.dataset.train.path, path.join(handle.dir, 'data', 'train.jsonl'));
     assert.equal(datasetState(item.record.dataset.train), 'unchanged');
-    assert.equal(item.status, 'running', 'watched until the job says it ended');
-    const again = await openJobAsRun(client, name, dir, 'cli');
-    assert.deepEqual(again, { dir: opened.dir, created: false, notes: [] });
-
-    // Watching it: its events come from the job, as for our own runs, to its end.
-    const backend = new VertexBackend({ origin: 'cli', settings: () => ({ accessToken: TOKEN }) });
-    const handle = backend.reattach(opened.dir)!;
-    const summary = await handle.done;
-    assert.equal(summary.status, 'completed');
-    assert.ok(summary.job?.tuned_model?.endpoint, 'the tuned endpoint is known');
+    const again = await backend.openJob(name, dir, settings());
+    assert.equal(again.dir, handle.dir, 'opened twice: the same run');
   });
 
   test('data it cannot read is named, and the run opens without it', async () => {
     const name = await createElsewhere('gs://elsewhere/d/train.jsonl');
     fake.fail({ method: 'GET', path: /alt=media/, status: 403, times: Infinity });
-    const client = await openVertexClient(settings());
-    const opened = await openJobAsRun(client, name, dir, 'cli');
-    assert.equal(opened.notes.length, 1);
-    assert.match(opened.notes[0]!, /could not copy the data \(gs:\/\/elsewhere\/d\/train\.jsonl: HTTP 403\)/);
-    const item = readRun(opened.dir)!;
+    const handle = await new VertexBackend({ origin: 'cli' }).openJob(name, dir, settings());
+    await handle.done;
+    const warnings = readRunEvents(handle.dir).filter((e) => e.event === 'warning').map((e) => (e as { text: string }).text);
+    assert.deepEqual(warnings, ['could not copy the data (gs://elsewhere/d/train.jsonl: HTTP 403); the run shows without it']);
+    const item = readRun(handle.dir)!;
     assert.equal(item.record.dataset.train.path, 'gs://elsewhere/d/train.jsonl');
     assert.equal(datasetState(item.record.dataset.train), 'remote');
   });

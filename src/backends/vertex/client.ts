@@ -10,7 +10,7 @@ import type { Credentials } from './auth';
 import type { ResolvedVertexSettings } from './settings';
 import { createTransport, type Fetch, type RetryNote, type RetryOptions, type Transport } from './transport';
 
-export type { TuningJob } from '@google/genai' with { 'resolution-mode': 'import' };
+export type { Content, GenerateContentConfig, GenerateContentResponse, TuningJob } from '@google/genai' with { 'resolution-mode': 'import' };
 
 export const API_VERSION = 'v1';
 

@@ -67,6 +67,18 @@ export function googleErrorMessage(body: string): string | undefined {
   return undefined;
 }
 
+/**
+ * An error in the user's words: @google/genai's ApiError carries the whole JSON error body as its
+ * message; Google's own message is taken out of it.
+ */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const status = (err as { status?: unknown }).status;
+  const inner = googleErrorMessage(err.message);
+  if (typeof status === 'number' && inner !== undefined) return `Vertex AI answered ${status}: ${inner}`;
+  return err.message;
+}
+
 export const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -129,7 +141,7 @@ export function createTransport(opts: TransportOptions): Transport {
       } catch (err) {
         if (caller?.aborted) throw caller.reason;
         const e = err as Error & { cause?: { code?: string } };
-        failure = e.name === 'TimeoutError' ? `no answer within ${Math.round(timeoutMs / 1000)} s` : `network error (${e.cause?.code ?? e.message})`;
+        failure = e.name === 'TimeoutError' ? `no answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}` : `network error (${e.cause?.code ?? e.message})`;
         if (!idempotent) throw new AmbiguousRequestError(`${method} ${bare(url)}: ${failure}`);
       }
       let wait: number | undefined;

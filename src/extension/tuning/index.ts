@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { LocalBackend } from '../../backends/local/backend';
 import { VertexBackend } from '../../backends/vertex';
 import { TINY_MODEL } from '../../core/advice';
-import { datasetState, listRuns, type RunListItem } from '../../core/runStore';
+import { datasetState, listRuns, readRun, type RunListItem } from '../../core/runStore';
 import type { RunConfig } from '../../core/runs';
 import { PANEL_VIEW_TYPE } from '../../shared/panelProtocol';
 import { TuningPanel } from './panel';
@@ -77,12 +77,12 @@ export function registerTuning(c: Owner, extension: vscode.ExtensionContext): vo
       void vscode.window.showInformationMessage('Open a folder: runs are kept in its .sft-studio/runs.');
       return;
     }
-    await openVertexJob(runsDir, datasetOf(undefined), async (dir) => {
-      const item = listRuns(runsDir).find((r) => r.dir === dir);
-      if (item === undefined) return;
-      manager.attach(dir);
+    await openVertexJob(datasetOf(undefined), async (jobName, settings) => {
+      const handle = await vertex.openJob(jobName, runsDir, settings);
+      const item = readRun(handle.dir);
+      manager.open(handle, item ? `${item.record.model} on ${path.basename(item.record.dataset.train.path)}` : handle.id);
       runs.refresh();
-      panelOfRun(item)?.showRun(item.id);
+      if (item !== undefined) panelOfRun(item)?.showRun(item.id);
     });
   }));
 

@@ -30,6 +30,11 @@ export class RunManager implements vscode.Disposable {
     return this.track(handle, label);
   }
 
+  /** A run a backend opened some other way (a Vertex AI job started elsewhere). */
+  open(handle: RunHandle, label: string): ActiveRun {
+    return this.active.get(handle.id) ?? this.track(handle, label);
+  }
+
   get(id: string): ActiveRun | undefined {
     return this.active.get(id);
   }

@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { openVertexClient, readGcloudConfig, RUN_LABEL, type TuningJob, type VertexClient, type VertexRunRecord, type VertexSettings, type VertexStartOptions } from '../../backends/vertex';
-import { openJobAsRun } from '../../backends/vertex/openJob';
 import { readRun } from '../../core/runStore';
 import type { FormValues, TryItAnswer } from '../../shared/panelProtocol';
 
@@ -100,15 +99,16 @@ const STATE_WORDS: Readonly<Record<string, string>> = {
 };
 
 /**
- * "Open Vertex AI Tuning Job…": the project's tuning jobs (newest first), one picked becomes a run
- * of the workspace (or the run that already follows it), opened with `show`.
+ * "Open Vertex AI Tuning Job…": the project's tuning jobs (newest first); the one picked becomes a
+ * run of the workspace (or the run that already follows it), which `open` starts watching.
  */
-export async function openVertexJob(runsDir: string, scope: vscode.Uri | undefined, show: (dir: string) => Promise<void>): Promise<void> {
+export async function openVertexJob(scope: vscode.Uri | undefined, open: (jobName: string, settings: VertexSettings) => Promise<void>): Promise<void> {
+  const settings = vertexSettingsFor(scope);
   let client: VertexClient;
   let jobs: TuningJob[];
   try {
     ({ client, jobs } = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Listing Vertex AI tuning jobs…' }, async () => {
-      const c = await openVertexClient(vertexSettingsFor(scope));
+      const c = await openVertexClient(settings);
       return { client: c, jobs: await c.listTuningJobs({ limit: 200 }) };
     }));
   } catch (err) {
@@ -122,16 +122,14 @@ export async function openVertexJob(runsDir: string, scope: vscode.Uri | undefin
   type Item = vscode.QuickPickItem & { name: string };
   const items: Item[] = jobs.filter((j) => j.name !== undefined).map((j) => ({
     name: j.name!,
-    label: j.tunedModelDisplayName ?? j.name!.replace(/^.*\//, ''),
+    label: j.tunedModelDisplayName || j.name!.replace(/^.*\//, ''),
     description: [STATE_WORDS[j.state ?? ''] ?? j.state, j.baseModel, j.labels?.[RUN_LABEL] ? 'started by SFT Studio' : ''].filter(Boolean).join(' · '),
     detail: `${j.name!}${j.createTime ? ` · created ${j.createTime}` : ''}`,
   }));
   const pick = await vscode.window.showQuickPick(items, { title: `Tuning jobs in ${client.parent}`, matchOnDescription: true, matchOnDetail: true });
   if (pick === undefined) return;
   try {
-    const opened = await openJobAsRun(client, pick.name, runsDir, 'extension');
-    for (const n of opened.notes) void vscode.window.showWarningMessage(`Opened ${pick.label}, but ${n}.`);
-    await show(opened.dir);
+    await open(pick.name, settings);
   } catch (err) {
     void vscode.window.showErrorMessage(`Could not open ${pick.name}: ${(err as Error).message}`);
   }
