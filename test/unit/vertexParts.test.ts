@@ -125,9 +125,14 @@ describe('Vertex dataset preparation', () => {
     assert.match(conv.record.upload_sha256, /^[0-9a-f]{64}$/);
   });
 
-  test('lines that cannot be tuned on refuse the run, named', () => {
+  test('lines that cannot be tuned on are left out and named (as the local trainer does); a file with none to tune on is refused', () => {
     const f = file('bad.jsonl', [vertex([['user', 'a'], ['model', 'b']]), '{oops', vertex([['user', 'only a question']])]);
-    assert.throws(() => prepareVertexDataset(f, 'training', 'gemini-2.5-flash'), (e: Error) => e instanceof VertexSetupError && /lines 2, 3 cannot be tuned on/.test(e.message) && /not valid JSON/.test(e.message));
+    const prepared = prepareVertexDataset(f, 'training', 'gemini-2.5-flash');
+    assert.equal(prepared.record.samples, 1);
+    assert.equal(prepared.data.toString('utf8'), vertex([['user', 'a'], ['model', 'b']]) + '\n', 'only the good line goes up');
+    assert.deepEqual(prepared.record.skipped, [{ line: 2, reason: 'not valid JSON' }, { line: 3, reason: 'has no model turn to learn from' }]);
+    const none = file('none.jsonl', ['{oops', vertex([['user', 'only a question']])]);
+    assert.throws(() => prepareVertexDataset(none, 'training', 'gemini-2.5-flash'), (e: Error) => e instanceof VertexSetupError && /has no sample to tune on: lines 1, 2 cannot be tuned on/.test(e.message) && /not valid JSON/.test(e.message));
   });
 
   test("over the model's tokens per example (131,072 for Gemini 2.5 Flash): refused, lines and counts named", () => {
