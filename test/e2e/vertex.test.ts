@@ -114,6 +114,23 @@ describe('a Vertex AI tuning run in VS Code', () => {
     assert.ok(calls.some((p) => /\/endpoints\/\d+:generateContent$/.test(p)), calls.join(', '));
   });
 
+  step('Repeat Run sends the same job again, on the data already uploaded (same content, same object)', async () => {
+    const creates = () => fake.requestsTo(`/v1/projects/${PROJECT}/locations/${LOCATION}/tuningJobs`, 'POST');
+    const uploads = () => fake.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/upload/')).length;
+    const uploadsBefore = uploads();
+    await runCommand(vs.page, /Focus on Tuning Runs View/);
+    const row = vs.page.locator('.monaco-list-row', { hasText: 'gemini-2.5-flash · train.jsonl' }).filter({ hasText: 'completed' }).first();
+    await row.hover();
+    await row.locator('.action-label[aria-label="Repeat Run"]').click();
+    frame = await webviewFrame(vs.page, '#run-title');
+    await frame.waitForFunction(() => /repeat of/.test(document.querySelector('#run-title')?.textContent ?? '') && (document.querySelector('#status') as HTMLElement).dataset.status === 'completed', undefined, { timeout: 60_000 });
+    const [first, second] = creates().map((r) => r.json as { baseModel: string; supervisedTuningSpec: unknown; labels: Record<string, string> });
+    assert.deepEqual(second!.supervisedTuningSpec, first!.supervisedTuningSpec, 'same data URIs and hyper-parameters');
+    assert.equal(second!.baseModel, first!.baseModel);
+    assert.notEqual(second!.labels.sft_studio_run, first!.labels.sft_studio_run, 'a run label of its own');
+    assert.equal(uploads(), uploadsBefore, 'nothing uploaded again');
+  });
+
   step('a window reload re-attaches to a job still running; Cancel asks Vertex AI to cancel it', async () => {
     fake.script({ steps: 50, pendingTicks: 1, stepsPerTick: 1, outcome: 'hold' }, { once: true });
     const runsDir = join(workspace, '.sft-studio', 'runs');
@@ -134,7 +151,7 @@ describe('a Vertex AI tuning run in VS Code', () => {
     const events = readFileSync(join(runsDir, id, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string });
     assert.equal(events.filter((e) => e.event === 'started').length, 1, 'the run was re-attached, not started again');
     assert.equal(events[events.length - 1]!.status, 'cancelled');
-    assert.equal(fake.requestsTo(`/v1/projects/${PROJECT}/locations/${LOCATION}/tuningJobs`, 'POST').length, 2, 'no job was created twice');
+    assert.equal(fake.requestsTo(`/v1/projects/${PROJECT}/locations/${LOCATION}/tuningJobs`, 'POST').length, 3, 'no job was created twice');
   });
 
   step('a job started elsewhere is listed, opened as a run with its data, and watched to its end', async () => {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LocalBackend } from '../../backends/local/backend';
-import { VertexBackend } from '../../backends/vertex';
+import { VertexBackend, type VertexRunConfig, type VertexStartOptions } from '../../backends/vertex';
 import { TINY_MODEL } from '../../core/advice';
 import { datasetState, listRuns, readRun, type RunListItem } from '../../core/runStore';
 import type { RunConfig } from '../../core/runs';
@@ -98,14 +98,31 @@ export function registerTuning(c: Owner, extension: vscode.ExtensionContext): vo
   c.push(vscode.commands.registerCommand('sftStudio.repeatRun', async (item?: unknown) => {
     const run = isRun(item) ? item : tree.selection[0];
     if (run === undefined) return;
-    const config = JSON.parse(readFileSync(path.join(run.dir, 'config.json'), 'utf8')) as RunConfig;
-    const { train_file: _t, validation_file: _v, output_dir: _o, resume_from: _r, ...rest } = config;
-    if (datasetState(run.record.dataset.train) === 'changed') {
+    const state = datasetState(run.record.dataset.train);
+    if (state === 'remote' || state === 'missing') {
+      void vscode.window.showInformationMessage(`The data of run ${run.id} is not on this machine (${run.record.dataset.train.path}): there is nothing to repeat it on.`);
+      return;
+    }
+    if (state === 'changed') {
       const go = await vscode.window.showWarningMessage(`${path.basename(run.record.dataset.train.path)} has changed since run ${run.id}. Repeat on the data as it is now?`, { modal: true }, 'Repeat');
       if (go !== 'Repeat') return;
     }
     const dataset = vscode.Uri.file(run.record.dataset.train.path);
-    await panelFor(dataset).launch({ trainFile: dataset.fsPath, validationFile: run.record.dataset.validation?.path, config: rest }, `${run.record.model} on ${path.basename(dataset.fsPath)} (repeat of ${run.id})`);
+    const label = `${run.record.model} on ${path.basename(dataset.fsPath)} (repeat of ${run.id})`;
+    const validationFile = run.record.dataset.validation?.path;
+    if (run.record.backend === 'vertex') {
+      // The same job again: model, hyper-parameters, project and region as kept; the bucket and endpoints of now.
+      const c = JSON.parse(readFileSync(path.join(run.dir, 'config.json'), 'utf8')) as VertexRunConfig;
+      const vertex: VertexStartOptions = {
+        ...vertexSettingsFor(dataset), project: c.project, location: c.location, ...(c.bucket ? { bucket: c.bucket } : {}), model: c.model,
+        ...(c.epoch_count !== null ? { epochs: c.epoch_count } : {}), ...(c.learning_rate_multiplier !== null ? { learningRateMultiplier: c.learning_rate_multiplier } : {}), ...(c.adapter_size !== null ? { adapterSize: c.adapter_size } : {}),
+      };
+      await panelFor(dataset).launch({ trainFile: dataset.fsPath, validationFile, config: { mode: 'train', model: c.model }, vertex }, label);
+      return;
+    }
+    const config = JSON.parse(readFileSync(path.join(run.dir, 'config.json'), 'utf8')) as RunConfig;
+    const { train_file: _t, validation_file: _v, output_dir: _o, resume_from: _r, ...rest } = config;
+    await panelFor(dataset).launch({ trainFile: dataset.fsPath, validationFile, config: rest }, label);
   }));
 
   c.push(vscode.commands.registerCommand('sftStudio.cancelRun', (item?: unknown) => {

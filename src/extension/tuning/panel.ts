@@ -272,11 +272,12 @@ export class TuningPanel implements vscode.Disposable {
     const runsDir = this.manager.runsDir(this.dataset);
     if (runsDir === undefined) return;
     try {
-      const python = (await resolveInterpreter(this.dataset)).path;
-      const run = this.manager.start('local', { ...request, runsDir, python }, label);
+      const run = request.vertex !== undefined
+        ? this.manager.start('vertex', { ...request, runsDir }, label)
+        : this.manager.start('local', { ...request, runsDir, python: (await resolveInterpreter(this.dataset)).path }, label);
       this.follow(run.handle, run.label);
     } catch (err) {
-      void vscode.window.showErrorMessage(err instanceof RunSetupError ? err.message : `Could not start the run: ${(err as Error).message}`);
+      void vscode.window.showErrorMessage(err instanceof RunSetupError || err instanceof VertexSetupError ? err.message : `Could not start the run: ${(err as Error).message}`);
     }
   }
 
