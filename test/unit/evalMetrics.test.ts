@@ -4,6 +4,8 @@ import {
   answerTokens, exactMatch, judgePrompt, normalizeAnswer, parseJudgeReply, rougeL, rougeTokens, scoreAnswer, tokenF1, tokenize, unitScore,
 } from '../../src/core/evalMetrics';
 import { evalSamples } from '../../src/core/evaluate';
+import { hardSampleHover, hardSampleMessage, isHard, rankSampleLosses, scoresText } from '../../src/core/hardSamples';
+import { parseTrainerEvent, summarizeEvents, type SampleEvaluation, type SampleLossEvent, type TrainerEvent } from '../../src/core/runs';
 import { openai, vertex } from './helpers';
 
 const close = (actual: number, expected: number, what?: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what ?? ''} ${actual} ≠ ${expected}`);
@@ -146,5 +148,63 @@ describe('prompts and references from any format', () => {
       [4, undefined, ['user:p4'], 'c4'],
     ]);
     assert.deepEqual(skipped, [{ line: 5, reason: 'no prompt before the last model turn' }]);
+  });
+});
+
+describe('evaluated samples as hard samples', () => {
+  const T = '2026-11-23T17:00:00.000Z';
+  const evaluated = (line: number, prediction: string, reference: string, extra: Partial<SampleEvaluation> = {}): SampleLossEvent => {
+    const scores = scoreAnswer(prediction, reference);
+    return {
+      event: 'sample_loss', time: T, file: 'validation', line, loss: 1 - scores.rouge_l, stage: 'evaluate',
+      evaluation: { metric: 'rouge_l', correct: scores.rouge_l >= 0.5, scores, prediction, reference, ...extra },
+    };
+  };
+
+  test('the events pass the protocol schema; a wrong answer is hard whatever its rank, a right one never', () => {
+    const events: TrainerEvent[] = [
+      evaluated(1, 'Paris', 'Paris'),
+      evaluated(2, 'Lyon is the capital', 'Paris'),
+      evaluated(3, 'the cat sat', 'the cat sat on the mat'),
+      evaluated(4, 'no idea at all here', 'the cat sat on the mat'),
+      { event: 'sample_loss', time: T, file: 'validation', line: 5, loss: null, stage: 'evaluate', skipped: 'the model call failed: HTTP 500' },
+    ];
+    for (const e of events) assert.ok('event' in parseTrainerEvent(JSON.parse(JSON.stringify(e))), JSON.stringify(parseTrainerEvent(e)));
+    const ranking = rankSampleLosses(events, 'validation');
+    assert.deepEqual(ranking.samples.map((s) => [s.line, isHard(s, 1)]), [[2, true], [4, true], [3, false], [1, false]]);
+    assert.deepEqual(ranking.skipped, [{ line: 5, reason: 'the model call failed: HTTP 500' }]);
+    // Line 3: ROUGE-L LCS 3 of 3 and 6 tokens, P = 1, R = 1/2, F = 2/3; F1 without articles [cat sat] of [cat sat on mat], also 2/3
+    assert.equal(hardSampleMessage(ranking.samples.find((s) => s.line === 3)!), 'right answer by the base model: ROUGE-L 0.67, F1 0.67, exact match no');
+    assert.equal(hardSampleMessage(ranking.samples.find((s) => s.line === 2)!), 'wrong answer by the base model: ROUGE-L 0, F1 0, exact match no');
+  });
+
+  test('the deciding score comes first; the judge is shown out of 5', () => {
+    const ev: SampleEvaluation = { metric: 'judge', correct: false, scores: { exact_match: 0, f1: 0.25, rouge_l: 0.5, judge: 2 }, prediction: 'x', reference: 'y' };
+    assert.equal(scoresText(ev), 'judge 2/5, ROUGE-L 0.50, F1 0.25, exact match no');
+    assert.equal(scoresText({ ...ev, scores: { ...ev.scores, judge: null } }), 'judge no score, ROUGE-L 0.50, F1 0.25, exact match no');
+  });
+
+  test('the hover shows the reference and the answer as text: Markdown and HTML in them are escaped', () => {
+    const e = evaluated(1, '<img src=x onerror=alert(1)> **bold**\nsecond line', 'Paris [link](http://x)', { judge_reason: 'names <b>Lyon</b>', finish_reason: 'MAX_TOKENS' });
+    const sample = rankSampleLosses([e], 'validation').samples[0]!;
+    const hover = hardSampleHover({ sample, total: 1, run: 'gemini-2.5-flash, today (r1)', lineText: '' });
+    // ROUGE-L: only "x" in common, 1 of 9 and of 4 tokens: F = 2 / 13
+    assert.match(hover, /^\*\*Wrong answer\*\* by the base model: ROUGE-L 0\.15, F1 0\.15, exact match no\n/);
+    assert.ok(hover.includes('> Paris \\[link\\]\\(http\\:\\/\\/x\\)'), hover);
+    assert.ok(hover.includes('> \\<img src\\=x onerror\\=alert\\(1\\)\\> \\*\\*bold\\*\\*\n> second line'), hover);
+    assert.ok(hover.includes("**Model's answer** (finish reason MAX\\_TOKENS):"), hover);
+    assert.ok(hover.includes('Judge: names \\<b\\>Lyon\\<\\/b\\>'), hover);
+    assert.ok(!/(^|[^\\])<(img|b>)/.test(hover), 'no unescaped tag');
+  });
+
+  test('summarizeEvents adds the mean scores over the answered samples', () => {
+    const events: TrainerEvent[] = [
+      evaluated(1, 'Paris', 'Paris'),
+      evaluated(2, 'Lyon', 'Paris'),
+      { event: 'sample_loss', time: T, file: 'validation', line: 3, loss: null, stage: 'evaluate', skipped: 'the model call failed' },
+      { event: 'finished', time: T, status: 'completed', adapter: null },
+    ];
+    assert.deepEqual(summarizeEvents(events).evaluation, { metric: 'rouge_l', answered: 2, failed: 1, correct: 1, wrong: 1, exact_match: 0.5, f1: 0.5, rouge_l: 0.5, judge: null });
+    assert.equal(summarizeEvents([{ event: 'finished', time: T, status: 'completed', adapter: null }]).evaluation, undefined);
   });
 });
