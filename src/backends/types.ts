@@ -4,6 +4,7 @@
  */
 import type { FormatId } from '../core/formats';
 import type { RunConfig, RunSummary, TrainerEvent } from '../core/runs';
+import type { VertexStartOptions } from './vertex/settings';
 
 export interface StartRequest {
   readonly trainFile: string;
@@ -13,6 +14,8 @@ export interface StartRequest {
   readonly config: Omit<RunConfig, 'train_file' | 'validation_file' | 'output_dir'>;
   /** Local backend: the Python interpreter, when the caller resolved one. */
   readonly python?: string;
+  /** Vertex AI backend: project, region, bucket, endpoints, credentials and the job's hyper-parameters (its `model` wins over config.model). */
+  readonly vertex?: VertexStartOptions;
 }
 
 export interface RunHandle {
