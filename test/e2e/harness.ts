@@ -391,13 +391,24 @@ export async function runCommand(page: Page, title: string | RegExp, timeoutMs =
     timeoutMs, () => `the palette stayed open after choosing ${String(title)}`);
 }
 
-/** Picks an item by its label in a quick pick a command opened (e.g. "Convert Dataset To…"). */
-export async function pickQuickItem(page: Page, label: string | RegExp, timeoutMs = STEP_TIMEOUT_MS): Promise<void> {
+/**
+ * Picks an item by its label in a quick pick a command opened (e.g. "Convert Dataset To…"). With
+ * `then: 'another'` the command asks a next question in a new quick pick: waits for that one
+ * (none of its rows is the item picked) instead of for the widget to close.
+ */
+export async function pickQuickItem(page: Page, label: string | RegExp, timeoutMs = STEP_TIMEOUT_MS, then: 'closed' | 'another' = 'closed'): Promise<void> {
   await page.locator(QUICK_INPUT_BOX).waitFor({ state: 'visible', timeout: timeoutMs });
   await waitUntil(page, async () => (await rowLabels(page)).some((r) => matches(r.label, label)), timeoutMs,
     () => `no item labelled ${String(label)} in the quick pick`, QUICK_SIGNATURE);
   await chooseRow(page, (r) => matches(r.label, label), () => `could not pick ${String(label)}`, timeoutMs);
-  await page.locator(QUICK_INPUT).waitFor({ state: 'hidden', timeout: timeoutMs });
+  if (then === 'another') {
+    await waitUntil(page, async () => {
+      const rows = await rowLabels(page);
+      return rows.length > 0 && !rows.some((r) => matches(r.label, label));
+    }, timeoutMs, () => `no next quick pick after ${String(label)}`, QUICK_SIGNATURE);
+  } else {
+    await page.locator(QUICK_INPUT).waitFor({ state: 'hidden', timeout: timeoutMs });
+  }
 }
 
 /** Opens a workspace file with Quick Open and waits until its editor tab is active. */
