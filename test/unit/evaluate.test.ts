@@ -203,6 +203,28 @@ describe('evaluate a base model against the fake Vertex AI', () => {
     assert.equal(readRun(prep.dir)?.status, 'cancelled');
   });
 
+  test('at most `concurrency` calls at a time; a cancel aborts the calls in flight', async () => {
+    // The first two calls are taken in but never answered: a third would mean more than two at a time.
+    fake.fail({ path: MODEL_PATH, method: 'POST', hang: true, times: 2 });
+    let arrived = 0;
+    let bothArrived!: () => void;
+    const both = new Promise<void>((resolve) => (bothArrived = resolve));
+    fake.respondWith(() => {
+      if (++arrived === 2) bothArrived();
+      return 'Paris';
+    });
+    const { generate: gen } = await generate();
+    const prep = prepareEvaluation({ file: path.join(dir, 'validation.jsonl'), runsDir, origin: 'cli', model: 'gemini-2.5-flash', concurrency: 2 });
+    const abort = new AbortController();
+    const running = runEvaluation(prep, { generate: gen, signal: abort.signal });
+    await both;
+    abort.abort(new Error('cancelled'));
+    const summary = await running;
+    assert.equal(summary.status, 'cancelled');
+    assert.equal(summary.sampleLosses, 0);
+    assert.equal(fake.requestsTo(MODEL_PATH, 'POST').length, 2);
+  });
+
   test('a file with nothing to evaluate is refused before any call, and leaves no run', () => {
     writeFileSync(path.join(dir, 'empty.jsonl'), JSON.stringify({ prompt: 'question only' }) + '\n');
     assert.throws(() => prepareEvaluation({ file: path.join(dir, 'empty.jsonl'), runsDir, origin: 'cli', model: 'gemini-2.5-flash' }), /has no sample to evaluate on: line 1 no model turn/);
