@@ -6,7 +6,9 @@
  * whose message says which command fixes them. Tokens are never put in a message or a log.
  */
 import { GoogleAuth, OAuth2Client, type AuthClient } from 'google-auth-library';
-import type { VertexSettings } from './settings';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { gcloudConfigDir, type VertexSettings } from './settings';
 
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 
@@ -70,8 +72,14 @@ export async function loadCredentials(settings: Pick<VertexSettings, 'accessToke
       },
     };
   }
+  // The credentials file, found as google-auth-library would (GOOGLE_APPLICATION_CREDENTIALS, else
+  // gcloud's application_default_credentials.json) but in `env`, so a caller's environment holds.
+  // Without one, google-auth-library goes on to the metadata server (Compute Engine, GKE, Cloud Run).
+  const wellKnown = path.join(gcloudConfigDir(env), 'application_default_credentials.json');
+  const keyFilename = env.GOOGLE_APPLICATION_CREDENTIALS || (existsSync(wellKnown) ? wellKnown : undefined);
   const auth = new GoogleAuth({
     scopes: [CLOUD_PLATFORM_SCOPE],
+    ...(keyFilename ? { keyFilename } : {}),
     ...(settings.tokenEndpoint ? { clientOptions: { endpoints: { oauth2TokenUrl: settings.tokenEndpoint } } } : {}),
   });
   let client: AuthClient;
