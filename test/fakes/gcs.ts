@@ -246,6 +246,13 @@ export class FakeStorage {
       start = 0;
       end = body.length - 1;
       total = body.length;
+    } else if (/^bytes \d+-\*\/(\d+|\*)$/.test(String(range).trim())) {
+      // "bytes N-*/TOTAL" or "bytes N-*/*": everything from N to the end in this request — the form
+      // @google-cloud/storage's resumable-upload.js sends when it streams without a chunk size.
+      const [, from, size] = /^bytes (\d+)-\*\/(\d+|\*)$/.exec(String(range).trim()) as RegExpExecArray;
+      start = Number(from);
+      end = start + body.length - 1;
+      total = size === '*' ? start + body.length : Number(size);
     } else {
       const m = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(String(range).trim());
       if (!m) return storageError(400, `Invalid Content-Range header: ${String(range)}`, 'invalid');

@@ -55,7 +55,7 @@ export interface FaultRule {
   /** Body to answer; default Google's error shape for the status (the storage shape on storage paths). */
   body?: unknown;
   headers?: Record<string, string>;
-  /** The request is handled (a job is created, an object stored) but no answer comes until `close()`: a timeout. */
+  /** The request is handled (a job is created, an object stored) but no answer comes until `releaseHeld()` or `close()`: a timeout. */
   hang?: boolean;
   /** The connection is destroyed without an answer, before the request is handled (a network error). */
   reset?: boolean;
@@ -130,8 +130,16 @@ export interface FakeGoogleCloud {
   putObject(bucket: string, name: string, data: Buffer | string, contentType?: string): void;
   /** Replaces the generateContent responder. */
   respondWith(responder: Responder): void;
+  /** Sends the answers that `hang` faults held back (late answers, e.g. after the client gave up). Returns how many. */
+  releaseHeld(): number;
   /** Requests whose path matches (string: exact path; RegExp: path + query), optionally of one method. */
   requestsTo(path: RegExp | string, method?: string): RecordedRequest[];
+  /**
+   * Resolves with the `count`-th matching request (default the first; earlier ones count) once it has been
+   * answered (or held, or reset): for e2e tests, which wait on events, not sleeps. Rejects after `timeoutMs`
+   * (default 10 s) listing what did arrive.
+   */
+  waitForRequest(path: RegExp | string, opts?: { method?: string; count?: number; timeoutMs?: number }): Promise<RecordedRequest>;
   close(): Promise<void>;
 }
 
@@ -275,7 +283,18 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     return googleError(404, `The requested URL ${path} was not found on this server.`, 'NOT_FOUND');
   };
 
-  const held = new Set<ServerResponse>();
+  const held = new Map<ServerResponse, { record: RecordedRequest; reply: Reply }>();
+  // Requests that are done (answered, held or reset), in order, and who waits for them.
+  const done: RecordedRequest[] = [];
+  const waiters = new Set<() => void>();
+  const finished = (record: RecordedRequest): void => {
+    done.push(record);
+    for (const w of [...waiters]) w();
+  };
+  const matches = (r: RecordedRequest, path: RegExp | string, method?: string): boolean =>
+    (!method || r.method === method.toUpperCase()) &&
+    (typeof path === 'string' ? r.path === path : path.test(r.path + (r.query.size ? `?${r.query.toString()}` : '')));
+
   const send = (res: ServerResponse, record: RecordedRequest, reply: Reply): void => {
     const body =
       reply.body === undefined ? Buffer.alloc(0)
@@ -292,6 +311,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     record.status = reply.status;
     res.writeHead(reply.status, headers);
     res.end(body);
+    if (!done.includes(record)) finished(record);
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
@@ -318,6 +338,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
       fault.hits++;
       if (fault.reset) {
         req.socket.destroy();
+        finished(record);
         return;
       }
       if (!fault.hang) {
@@ -340,8 +361,9 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     }
     if (fault?.hang) {
       // Handled, but the answer never comes: the client times out and must not create a second job.
-      held.add(res);
+      held.set(res, { record, reply });
       res.on('close', () => held.delete(res));
+      finished(record);
       return;
     }
     send(res, record, reply);
@@ -400,14 +422,39 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
       responder = r;
     },
     requestsTo(path, method) {
-      return requests.filter(
-        (r) =>
-          (!method || r.method === method.toUpperCase()) &&
-          (typeof path === 'string' ? r.path === path : path.test(r.path + (r.query.size ? `?${r.query.toString()}` : ''))),
-      );
+      return requests.filter((r) => matches(r, path, method));
+    },
+    waitForRequest(path, o = {}) {
+      const count = o.count ?? 1;
+      const timeoutMs = o.timeoutMs ?? 10_000;
+      return new Promise<RecordedRequest>((resolve, reject) => {
+        const check = (): void => {
+          const found = done.filter((r) => matches(r, path, o.method));
+          if (found.length < count) return;
+          cleanup();
+          resolve(found[count - 1]);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          const seen = done.slice(-20).map((r) => `${r.method} ${r.path} -> ${r.status ?? '(no answer)'}`).join('\n  ');
+          reject(new Error(`no ${count > 1 ? `${count}th ` : ''}${o.method ? `${o.method} ` : ''}request to ${String(path)} within ${timeoutMs} ms; the last ones:\n  ${seen || '(none)'}`));
+        }, timeoutMs);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    releaseHeld() {
+      const waiting = [...held];
+      held.clear();
+      for (const [res, { record, reply }] of waiting) send(res, record, reply);
+      return waiting.length;
     },
     async close() {
-      for (const res of held) res.destroy();
+      for (const res of held.keys()) res.destroy();
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -206,6 +206,7 @@ export class FakeVertex {
   private nextScripts: JobScript[] = [];
   private defaultScript: JobScript = {};
   private nextId = 4_000_000_000_000_000_000n;
+  private experiments = 0;
   readonly tensorboardId = '8123456789012345678';
 
   constructor(private readonly ctx: VertexContext) {}
@@ -258,7 +259,8 @@ export class FakeVertex {
 
   // ---- tuningJobs --------------------------------------------------------------------------------------
 
-  private create(parent: string, body: unknown): Reply {
+  private create(parent: string, raw: unknown): Reply {
+    const body = camelTuningJob(raw);
     const invalid = this.validateTuningJob(body);
     if (invalid) return invalid;
     const req = body as Record<string, unknown>;
@@ -416,9 +418,7 @@ export class FakeVertex {
       job.state = 'JOB_STATE_RUNNING';
       job.startTime = now;
       job.updateTime = now;
-      job.experimentId = `tuning-experiment-${job.id}`;
-      job.runId = `run-${job.id}`;
-      for (const name of [...TRAIN_METRICS, ...(job.hasValidation ? EVAL_METRICS : [])]) job.metrics.set(name, []);
+      this.start(job, now);
       if (failAt === 0 && typeof outcome === 'object') return this.end(job, 'JOB_STATE_FAILED', outcome.fail);
       return;
     }
@@ -437,12 +437,7 @@ export class FakeVertex {
   finish(job: FakeTuningJob, outcome: 'succeed' | { fail: RpcStatus }): void {
     if (job.terminal) throw new Error(`${job.name} already ended (${job.state})`);
     const now = this.ctx.now();
-    if (!job.startTime) {
-      job.startTime = now;
-      job.experimentId = `tuning-experiment-${job.id}`;
-      job.runId = `run-${job.id}`;
-      for (const name of [...TRAIN_METRICS, ...(job.hasValidation ? EVAL_METRICS : [])]) job.metrics.set(name, []);
-    }
+    if (!job.startTime) this.start(job, now);
     if (outcome === 'succeed') {
       while (job.step < job.script.steps) {
         job.step++;
@@ -452,6 +447,18 @@ export class FakeVertex {
     } else {
       this.end(job, 'JOB_STATE_FAILED', outcome.fail);
     }
+  }
+
+  /**
+   * The job starts running: its experiment and run exist from now on. The experiment id has the form of the
+   * docs' example "tuning-experiment-2025010112345678" (a timestamp; the digits after the date [U]).
+   */
+  private start(job: FakeTuningJob, now: Date): void {
+    job.startTime = now;
+    const stamp = now.toISOString().replace(/\D/g, '').slice(0, 14);
+    job.experimentId = `tuning-experiment-${stamp}${String(++this.experiments).padStart(2, '0')}`;
+    job.runId = `${job.experimentId.slice('tuning-experiment-'.length)}-run`;
+    for (const name of [...TRAIN_METRICS, ...(job.hasValidation ? EVAL_METRICS : [])]) job.metrics.set(name, []);
   }
 
   private end(job: FakeTuningJob, state: JobState, error?: RpcStatus): void {
@@ -612,7 +619,7 @@ export class FakeVertex {
 
   // ---- generateContent ----------------------------------------------------------------------------------
 
-  private generate(parent: string, publisherModel: string | null, endpointId: string | null, body: unknown): Reply {
+  private generate(parent: string, publisherModel: string | null, endpointId: string | null, raw: unknown): Reply {
     let model: string;
     let modelVersion: string;
     if (publisherModel !== null) {
@@ -627,20 +634,32 @@ export class FakeVertex {
       model = `${parent}/endpoints/${endpointId ?? ''}`;
       modelVersion = String(job.request.baseModel);
     }
-    if (!isObject(body)) return invalidJson();
+    if (!isObject(raw)) return invalidJson();
+    const body = camelKeys(raw, GENERATE_FIELDS);
     const unknown = unknownField(body, '', GENERATE_FIELDS);
     if (unknown) return unknown;
-    const contents = body.contents;
-    if (!Array.isArray(contents) || contents.length === 0) {
+    // The docs' own REST example sends "role": "USER" and "parts" as a single object: the service takes a
+    // role in any case and (proto3 JSON as Google's front end parses it) one value for a repeated field.
+    const asList = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : isObject(v) ? [v] : undefined);
+    const contents = asList(body.contents);
+    if (!contents || contents.length === 0) {
       return googleError(400, 'Unable to submit request because it has an empty contents field.', 'INVALID_ARGUMENT');
     }
+    const normalized: GenerateContentRequest['contents'] = [];
     for (const [i, c] of contents.entries()) {
-      if (!isObject(c) || !Array.isArray(c.parts) || c.parts.length === 0) {
+      const parts = isObject(c) ? asList(c.parts) : undefined;
+      if (!isObject(c) || !parts || parts.length === 0) {
         return googleError(400, `Unable to submit request because contents[${i}] must have at least one part.`, 'INVALID_ARGUMENT');
       }
-      if (c.role !== undefined && c.role !== 'user' && c.role !== 'model') {
+      const role = typeof c.role === 'string' ? c.role.toLowerCase() : c.role;
+      if (role !== undefined && role !== 'user' && role !== 'model') {
         return googleError(400, `Please use a valid role: user, model. Got "${String(c.role)}" in contents[${i}].`, 'INVALID_ARGUMENT');
       }
+      normalized.push({ ...(role !== undefined ? { role: role as string } : {}), parts: parts as { text?: string }[] });
+    }
+    body.contents = normalized;
+    if (isObject(body.systemInstruction)) {
+      body.systemInstruction = { ...body.systemInstruction, parts: asList(body.systemInstruction.parts) ?? [] };
     }
     const request = body as GenerateContentRequest;
     const text = this.ctx.responder()(model, request);
@@ -683,6 +702,31 @@ const GENERATE_FIELDS = new Set([
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+/**
+ * Proto3 JSON parsers accept the original snake_case field name as well as the lowerCamelCase one
+ * (https://protobuf.dev/programming-guides/json/ "Parsers accept both"); the docs' own curl example sends
+ * "training_dataset_uri". Renames the message fields of one level; map keys (labels) are left alone.
+ */
+function camelKeys(obj: Record<string, unknown>, fields: Set<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    const camel = k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    out[fields.has(camel) ? camel : k] = v;
+  }
+  return out;
+}
+
+function camelTuningJob(body: unknown): unknown {
+  if (!isObject(body)) return body;
+  const job = camelKeys(body, TUNING_JOB_FIELDS);
+  if (isObject(job.supervisedTuningSpec)) {
+    const spec = camelKeys(job.supervisedTuningSpec, SPEC_FIELDS);
+    if (isObject(spec.hyperParameters)) spec.hyperParameters = camelKeys(spec.hyperParameters, HYPER_FIELDS);
+    job.supervisedTuningSpec = spec;
+  }
+  return job;
+}
+
 function invalidJson(): Reply {
   return googleError(400, 'Invalid JSON payload received. Expected an object.', 'INVALID_ARGUMENT');
 }
@@ -721,13 +765,20 @@ function notFound(kind: string, name: string): Reply {
   return googleError(404, `${kind} ${name} not found.`, 'NOT_FOUND');
 }
 
-/** Label rules from tuning_job.proto: keys and values at most 64 code points; lowercase letters, digits, "_" and "-"; international characters allowed. */
+/**
+ * Label rules from tuning_job.proto: keys and values at most 64 code points; lowercase letters, digits, "_" and
+ * "-"; international characters allowed. From the requirements page the proto links (goo.gl/xmQnxf, Resource
+ * Manager "Requirements for labels"): keys start with a lowercase letter or an international character, at
+ * most 64 labels. (That page says 63 code points; the Vertex proto says 64: the fake follows the API's own.)
+ */
 function labelProblem(labels: Record<string, string>): string | null {
   const allowed = /^[\p{Ll}\p{Lo}\p{N}_-]*$/u;
+  if (Object.keys(labels).length > 64) return `At most 64 labels are allowed, got ${Object.keys(labels).length}.`;
   for (const [key, value] of Object.entries(labels)) {
     if (key === '') return 'Label keys must not be empty.';
     if ([...key].length > 64) return `Label key "${key}" is longer than 64 characters.`;
     if (!allowed.test(key)) return `Label key "${key}" may contain only lowercase letters, digits, underscores and dashes.`;
+    if (!/^[\p{Ll}\p{Lo}]/u.test(key)) return `Label key "${key}" must start with a lowercase letter or an international character.`;
     if ([...value].length > 64) return `Label value "${value}" of key "${key}" is longer than 64 characters.`;
     if (!allowed.test(value)) return `Label value "${value}" of key "${key}" may contain only lowercase letters, digits, underscores and dashes.`;
   }

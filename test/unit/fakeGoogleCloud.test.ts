@@ -219,6 +219,19 @@ describe('Cloud Storage', () => {
     assert.equal((await put(Buffer.alloc(0), `bytes */${data.length}`)).status, 200);
   });
 
+  test('single-request resumable uploads: no Content-Range, or "bytes 0-*/*" as @google-cloud/storage streams', async () => {
+    const session = async (name: string): Promise<string> =>
+      (await call('POST', `/upload/storage/v1/b/bkt/o?uploadType=resumable&name=${name}`, {})).headers.get('location') ?? '';
+    const whole = await fetch(await session('a'), { method: 'PUT', body: 'all of it' });
+    assert.equal(whole.status, 200);
+    assert.equal(fake.objects.get('bkt/a')?.toString(), 'all of it');
+    const streamed = await fetch(await session('b'), { method: 'PUT', body: 'streamed', headers: { 'Content-Range': 'bytes 0-*/*' } });
+    assert.equal(streamed.status, 200);
+    assert.equal(((await streamed.json()) as { size: string }).size, '8');
+    assert.equal((await fetch(await session('c'), { method: 'PUT', body: 'x', headers: { 'Content-Range': 'bytes 5-5/6' } })).status, 400);
+    assert.equal((await fetch(`${fake.url}/upload/storage/v1/b/bkt/o?uploadType=resumable&upload_id=nope`, { method: 'PUT', body: 'x' })).status, 404);
+  });
+
   test('a non-final chunk that is not a 256 KiB multiple is persisted up to the boundary; Range says so', async () => {
     const data = Buffer.alloc(3 * RESUMABLE_CHUNK, 1);
     const init = await call('POST', '/upload/storage/v1/b/bkt/o?uploadType=resumable&name=odd.bin', {});
@@ -281,6 +294,27 @@ describe('faults', () => {
     const found = await get(`${P}/tuningJobs?filter=${encodeURIComponent('labels.run="r-7"')}`);
     assert.equal((field(found, 'tuningJobs') as unknown[]).length, 1);
     assert.equal(fake.requestsTo(`${P}/tuningJobs`, 'POST')[0].status, undefined);
+  });
+
+  test('a held answer can be released late', async () => {
+    fake.fail({ method: 'GET', path: `${P}/tuningJobs`, hang: true });
+    const late = get(`${P}/tuningJobs`);
+    const heldRequest = await fake.waitForRequest(`${P}/tuningJobs`, { method: 'GET' });
+    assert.equal(heldRequest.status, undefined);
+    assert.equal(fake.releaseHeld(), 1);
+    assert.equal((await late).status, 200);
+    assert.equal(fake.requests[0].status, 200);
+  });
+
+  test('waitForRequest resolves on the n-th answered request, and rejects naming what came', async () => {
+    const second = fake.waitForRequest(/\/tuningJobs$/, { method: 'GET', count: 2 });
+    await get(`${P}/tuningJobs`);
+    await get(`${P}/tuningJobs?pageSize=1`);
+    await get(`${P}/tuningJobs`);
+    const r = await second;
+    assert.equal(r.query.get('pageSize'), null);
+    assert.equal(r.status, 200);
+    await assert.rejects(fake.waitForRequest(/:cancel$/, { timeoutMs: 20 }), /no request to \/:cancel\$\/ within 20 ms; the last ones:\n  GET \/v1\/projects/);
   });
 
   test('unknown routes answer 404 in Google error shape', async () => {
@@ -356,6 +390,7 @@ describe('tuningJobs', () => {
       [{ baseModel: 'gemini-2.5-flash', supervisedTuningSpec: spec, labels: { Run: 'x' } }, /Label key "Run"/],
       [{ baseModel: 'gemini-2.5-flash', supervisedTuningSpec: spec, labels: { run: 'A.B' } }, /Label value "A.B"/],
       [{ baseModel: 'gemini-2.5-flash', supervisedTuningSpec: spec, labels: { run: 'x'.repeat(65) } }, /longer than 64/],
+      [{ baseModel: 'gemini-2.5-flash', supervisedTuningSpec: spec, labels: { '1run': 'x' } }, /must start with a lowercase letter/],
       [{ baseModel: 'gemini-2.5-flash', supervisedTuningSpec: spec, tunedModelDisplayName: 'n'.repeat(129) }, /128 characters/],
     ];
     for (const [body, message] of cases) {
@@ -375,6 +410,17 @@ describe('tuningJobs', () => {
     });
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(field(ok, 'supervisedTuningSpec', 'hyperParameters'), { epochCount: '2', adapterSize: 'ADAPTER_SIZE_TWO', learningRateMultiplier: 1.5 });
+    // Proto field names in snake_case are accepted too (the docs' curl example sends them); labels keys stay as given.
+    const snake = await post(`${P}/tuningJobs`, {
+      base_model: 'gemini-2.5-flash',
+      supervised_tuning_spec: { training_dataset_uri: 'gs://bkt/train.jsonl', hyper_parameters: { epoch_count: '1' } },
+      tuned_model_display_name: 'snake',
+      labels: { run_id: 'x' },
+    });
+    assert.equal(snake.status, 200, snake.text);
+    assert.equal(field(snake, 'tunedModelDisplayName'), 'snake');
+    assert.deepEqual(field(snake, 'supervisedTuningSpec'), { trainingDatasetUri: 'gs://bkt/train.jsonl', hyperParameters: { epochCount: '1' } });
+    assert.deepEqual(field(snake, 'labels'), { run_id: 'x' });
   });
 
   test('a scripted job ends FAILED with its error after the steps before it', async () => {
@@ -475,7 +521,7 @@ describe('metrics: experiment context -> TensorBoard run -> time series', () => 
     const name = await createJob({}, { validationDatasetUri: 'gs://bkt/val.jsonl' });
     const running = await get(`/v1/${name}`); // RUNNING, no step yet
     const experiment = field(running, 'experiment') as string;
-    assert.match(experiment, /^projects\/123456789012\/locations\/us-central1\/metadataStores\/default\/contexts\/[^/]+$/);
+    assert.match(experiment, /^projects\/123456789012\/locations\/us-central1\/metadataStores\/default\/contexts\/tuning-experiment-\d{16}$/);
     await get(`/v1/${name}`); // step 1
     await get(`/v1/${name}`); // step 2
 
@@ -563,6 +609,13 @@ describe('generateContent', () => {
     assert.equal(tuned.status, 200, tuned.text);
     assert.equal(field(tuned, 'candidates', '0', 'content', 'parts', '0', 'text'), '4');
     assert.deepEqual(seen, [endpoint]);
+    // The docs' REST example: role in capitals, parts as one object, snake_case generation_config.
+    const docsExample = await post(`/v1/${endpoint}:generateContent`, {
+      contents: [{ role: 'USER', parts: { text: 'What is 2+2?' } }],
+      generation_config: { temperature: 0.2, topP: 0.9, topK: 3, maxOutputTokens: 64 },
+    });
+    assert.equal(docsExample.status, 200, docsExample.text);
+    assert.equal(field(docsExample, 'candidates', '0', 'content', 'parts', '0', 'text'), '4');
   });
 
   test('unknown endpoint 404, unknown publisher model 404, empty contents 400, bad role 400, unknown field 400', async () => {
@@ -575,5 +628,87 @@ describe('generateContent', () => {
     assert.equal(role.status, 400);
     const extra = await post(`${P}/publishers/google/models/gemini-2.5-flash:generateContent`, { ...request, prompt: 'x' });
     assert.match(field(extra, 'error', 'message') as string, /Unknown name "prompt"/);
+  });
+});
+
+describe("Google's own client libraries against the fake", () => {
+  test('@google/genai: tune, get, list by label, cancel and generateContent speak the same paths and bodies', async () => {
+    const { GoogleGenAI } = await import('@google/genai');
+    const { OAuth2Client } = await import('google-auth-library');
+    fake.putObject('bkt', 'train.jsonl', TRAIN);
+    const auth = new OAuth2Client();
+    auth.setCredentials({ access_token: TOKEN });
+    const ai = new GoogleGenAI({
+      vertexai: true,
+      project: 'my-project',
+      location: 'us-central1',
+      apiVersion: 'v1',
+      googleAuthOptions: { authClient: auth },
+      httpOptions: { baseUrl: fake.url },
+    });
+    const job = await ai.tunings.tune({
+      baseModel: 'gemini-2.5-flash',
+      trainingDataset: { gcsUri: 'gs://bkt/train.jsonl' },
+      config: { epochCount: 2, adapterSize: 'ADAPTER_SIZE_FOUR' as never, learningRateMultiplier: 1, tunedModelDisplayName: 'm', labels: { run: 'r-1' } },
+    });
+    assert.equal(job.state, 'JOB_STATE_PENDING');
+    const [create] = fake.requestsTo(`${P}/tuningJobs`, 'POST');
+    assert.deepEqual(create.json, {
+      baseModel: 'gemini-2.5-flash',
+      supervisedTuningSpec: {
+        trainingDatasetUri: 'gs://bkt/train.jsonl',
+        hyperParameters: { epochCount: 2, learningRateMultiplier: 1, adapterSize: 'ADAPTER_SIZE_FOUR' },
+      },
+      tunedModelDisplayName: 'm',
+      labels: { run: 'r-1' },
+    });
+    const name = job.name as string;
+    let got = await ai.tunings.get({ name });
+    while (got.state !== 'JOB_STATE_SUCCEEDED') got = await ai.tunings.get({ name });
+    assert.equal(got.tuningDataStats?.supervisedTuningDataStats?.tuningDatasetExampleCount, '3');
+    const listed: string[] = [];
+    for await (const j of await ai.tunings.list({ config: { filter: 'labels.run="r-1"' } })) listed.push(j.name as string);
+    assert.deepEqual(listed, [name]);
+    const answer = await ai.models.generateContent({ model: got.tunedModel?.endpoint as string, contents: 'What is 2+2?' });
+    assert.equal(answer.text, '[tuned] What is 2+2?');
+    const second = await ai.tunings.tune({ baseModel: 'gemini-2.5-flash', trainingDataset: { gcsUri: 'gs://bkt/train.jsonl' } });
+    await ai.tunings.cancel({ name: second.name as string });
+    assert.equal((await ai.tunings.get({ name: second.name as string })).state, 'JOB_STATE_CANCELLED');
+    await assert.rejects(ai.tunings.get({ name: `${PARENT}/tuningJobs/1` }), /404/);
+  });
+
+  test('authorized_user credentials refresh at /token; @google-cloud/storage does a chunked resumable upload', async () => {
+    const { Storage } = await import('@google-cloud/storage');
+    // The credentials `gcloud auth application-default login` writes (authorized_user), refreshed at the fake's
+    // token endpoint. With a custom endpoint the library sends credentials only when told to
+    // (useAuthWithCustomEndpoint), and (8.4.0) only on the session-creating call: File#createResumableUpload,
+    // not File#save's own initiation.
+    const storage = new Storage({
+      apiEndpoint: fake.url,
+      projectId: 'my-project',
+      useAuthWithCustomEndpoint: true,
+      credentials: { type: 'authorized_user', client_id: 'id', client_secret: 'secret', refresh_token: 'fake-refresh-token' },
+      clientOptions: { endpoints: { oauth2TokenUrl: `${fake.url}/token` } },
+    });
+    const file = storage.bucket('bkt').file('data/train.jsonl');
+    const data = Buffer.alloc(2 * RESUMABLE_CHUNK + 10, 120);
+    const [uri] = await file.createResumableUpload({ preconditionOpts: { ifGenerationMatch: 0 } });
+    await file.save(data, { resumable: true, uri, chunkSize: RESUMABLE_CHUNK });
+    assert.ok(fake.objects.get('bkt/data/train.jsonl')?.equals(data));
+    const [meta] = await file.getMetadata();
+    assert.equal(meta.size, String(data.length));
+    assert.deepEqual(
+      fake.requests.map((r) => `${r.method} ${r.path} ${String(r.headers['content-range'] ?? '')} ${r.status ?? ''}`.replace(/\s+/g, ' ').trim()),
+      [
+        'POST /token 200',
+        'POST /upload/storage/v1/b/bkt/o 200',
+        'PUT /upload/storage/v1/b/bkt/o bytes */* 308',
+        `PUT /upload/storage/v1/b/bkt/o bytes 0-${RESUMABLE_CHUNK - 1}/* 308`,
+        `PUT /upload/storage/v1/b/bkt/o bytes ${RESUMABLE_CHUNK}-${2 * RESUMABLE_CHUNK - 1}/* 308`,
+        `PUT /upload/storage/v1/b/bkt/o bytes ${2 * RESUMABLE_CHUNK}-${data.length - 1}/${data.length} 200`,
+        'GET /storage/v1/b/bkt/o/data%2Ftrain.jsonl 200',
+      ],
+    );
+    await assert.rejects(file.save('again', { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }), /pre-conditions/);
   });
 });
