@@ -8,7 +8,7 @@ import { after, before, describe } from 'node:test';
 import { hardSampleMessage, rankSampleLosses } from '../../src/core/hardSamples';
 import { readRunEvents } from '../../src/core/runStore';
 import { startFakeGoogleCloud, type FakeGoogleCloud } from '../fakes/googleCloud';
-import { Problem, VSCodeSession, closeAndRemove, findRepoRoot, focusEditor, hoverAt, openFile, parkMouse, pickQuickItem, runCommand, scratchWorkspace, startVSCode, stepsOf, waitForNotification, waitForProblems } from './harness';
+import { Problem, VSCodeSession, closeAndRemove, findRepoRoot, focusEditor, hoverAt, openFile, paletteTitles, parkMouse, pickQuickItem, runCommand, scratchWorkspace, startVSCode, stepsOf, waitForNotification, waitForProblems } from './harness';
 
 const repo = findRepoRoot();
 const TOKEN = 'ya29.e2e-evaluate-token';
@@ -52,6 +52,7 @@ describe('Evaluate Base Model in VS Code', () => {
 
   step('from train.jsonl, the command evaluates its validation file and marks the two wrong answers', async () => {
     await openFile(vs.page, 'data/train.jsonl');
+    assert.ok((await paletteTitles(vs.page, 'Evaluate Base Model')).includes('SFT Studio: Evaluate Base Model'), 'offered in a trusted workspace');
     await runCommand(vs.page, 'SFT Studio: Evaluate Base Model');
     await pickQuickItem(vs.page, 'gemini-2.5-flash', undefined, 'another');
     await pickQuickItem(vs.page, 'No judge');
