@@ -93,4 +93,16 @@ describe('Evaluate Base Model in VS Code', () => {
     const right = await hoverAt(vs.page, 1, 3);
     assert.ok(!right.includes('Reference'), right);
   });
+
+  step('the evaluation is in the Tuning Runs view; after Clear Hard Sample Marks, clicking it marks the wrong answers again', async () => {
+    await runCommand(vs.page, 'SFT Studio: Clear Hard Sample Marks');
+    await waitForProblems(vs.page, (ps) => hard(ps).length === 0);
+    await runCommand(vs.page, /Focus on Tuning Runs View/);
+    const row = vs.page.locator('.monaco-list-row', { hasText: 'evaluated gemini-2.5-flash · validation.jsonl' });
+    await row.first().waitFor();
+    assert.match((await row.first().textContent()) ?? '', /completed · vertex · 2 of 4 wrong, ROUGE-L 0\.50/);
+    await row.first().click();
+    const problems = await waitForProblems(vs.page, (ps) => hard(ps).length === WRONG_LINES.length);
+    assert.deepEqual(hard(problems).map((p) => p.line), WRONG_LINES);
+  });
 });
