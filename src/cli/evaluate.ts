@@ -150,7 +150,7 @@ export async function runEvaluate(argv: string[], write: (s: string) => void): P
   if (values.json) {
     write(JSON.stringify({ run: prep.id, dir: prep.dir, file, model: values.model, judge: values.judge ?? null, status: summary.status, summary: ev ?? null, samples: results.sort((a, b) => a.line - b.line) }, null, 2) + '\n');
   } else if (ev !== undefined) {
-    write(`${values.model} on ${file}: ${ev.answered} answered, ${ev.wrong} wrong (${METRIC_LABELS[ev.metric]} < ${prep.config.threshold}), ${ev.failed} without an answer\n`);
+    write(`${values.model} on ${file}: ${ev.answered} answered, ${ev.wrong} wrong (${METRIC_LABELS[ev.metric]} < ${prep.config.threshold}), ${ev.failed} without an answer${ev.unscored > 0 ? `, ${ev.unscored} without a judge's score` : ''}\n`);
     write(`mean exact match ${fmt(ev.exact_match)}, F1 ${fmt(ev.f1)}, ROUGE-L ${fmt(ev.rouge_l)}${ev.judge !== null ? `, judge ${ev.judge.toFixed(2)}/5` : ''}\n`);
     const shown = ranked.filter((r) => r.evaluation?.correct === false).slice(0, worst);
     if (shown.length > 0) write(`\nworst samples:\n`);

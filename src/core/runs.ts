@@ -125,6 +125,8 @@ export interface EvaluationSummary {
   readonly answered: number;
   /** Samples whose call failed. */
   readonly failed: number;
+  /** Answered samples without the deciding score (the judge gave none): neither right nor wrong. */
+  readonly unscored: number;
   readonly correct: number;
   readonly wrong: number;
   readonly exact_match: number | null;
@@ -233,7 +235,7 @@ export function summarizeEvaluation(events: readonly TrainerEvent[]): Evaluation
   for (const e of events) if (e.event === 'sample_loss' && e.stage === 'evaluate') last.set(`${e.file}:${e.line}`, e);
   if (last.size === 0) return undefined;
   let metric: SampleEvaluation['metric'] = 'rouge_l';
-  let answered = 0, failed = 0, correct = 0, em = 0, f1 = 0, rouge = 0, judge = 0, judged = 0;
+  let answered = 0, failed = 0, unscored = 0, correct = 0, em = 0, f1 = 0, rouge = 0, judge = 0, judged = 0;
   for (const e of last.values()) {
     const ev = e.evaluation;
     if (ev === undefined) {
@@ -242,7 +244,8 @@ export function summarizeEvaluation(events: readonly TrainerEvent[]): Evaluation
     }
     metric = ev.metric;
     answered++;
-    if (ev.correct) correct++;
+    if (e.loss === null) unscored++;
+    else if (ev.correct) correct++;
     em += ev.scores.exact_match;
     f1 += ev.scores.f1;
     rouge += ev.scores.rouge_l;
@@ -252,7 +255,7 @@ export function summarizeEvaluation(events: readonly TrainerEvent[]): Evaluation
     }
   }
   const mean = (sum: number, n: number): number | null => (n === 0 ? null : sum / n);
-  return { metric, answered, failed, correct, wrong: answered - correct, exact_match: mean(em, answered), f1: mean(f1, answered), rouge_l: mean(rouge, answered), judge: mean(judge, judged) };
+  return { metric, answered, failed, unscored, correct, wrong: answered - unscored - correct, exact_match: mean(em, answered), f1: mean(f1, answered), rouge_l: mean(rouge, answered), judge: mean(judge, judged) };
 }
 
 /** What a run's events add up to (a run without `finished` is still running, or was cut off). */

@@ -135,7 +135,8 @@ export async function evaluateBaseModel(marks: HardSampleMarks, uri?: unknown, a
     if (summary.status === 'completed' && e !== undefined) {
       const rule = `${METRIC_LABELS[e.metric]} < ${e.metric === 'judge' ? `${prep.config.threshold * 4 + 1}/5` : prep.config.threshold}`;
       const failed = e.failed > 0 ? ` ${e.failed} got no answer.` : '';
-      void vscode.window.showInformationMessage(`${label}: ${e.wrong} of ${e.answered} answers wrong (${rule}). Mean ${meansText(e)}.${failed}`);
+      const unscored = e.unscored > 0 ? ` ${e.unscored} got no score from the judge.` : '';
+      void vscode.window.showInformationMessage(`${label}: ${e.wrong} of ${e.answered - e.unscored} answers wrong (${rule}). Mean ${meansText(e)}.${failed}${unscored}`);
     } else if (summary.status === 'cancelled') {
       void vscode.window.showInformationMessage(`Evaluation of ${label} cancelled after ${summary.sampleLosses} samples; the results so far are kept in run ${prep.id}.`);
     } else {

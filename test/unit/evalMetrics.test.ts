@@ -204,7 +204,7 @@ describe('evaluated samples as hard samples', () => {
       { event: 'sample_loss', time: T, file: 'validation', line: 3, loss: null, stage: 'evaluate', skipped: 'the model call failed' },
       { event: 'finished', time: T, status: 'completed', adapter: null },
     ];
-    assert.deepEqual(summarizeEvents(events).evaluation, { metric: 'rouge_l', answered: 2, failed: 1, correct: 1, wrong: 1, exact_match: 0.5, f1: 0.5, rouge_l: 0.5, judge: null });
+    assert.deepEqual(summarizeEvents(events).evaluation, { metric: 'rouge_l', answered: 2, failed: 1, unscored: 0, correct: 1, wrong: 1, exact_match: 0.5, f1: 0.5, rouge_l: 0.5, judge: null });
     assert.equal(summarizeEvents([{ event: 'finished', time: T, status: 'completed', adapter: null }]).evaluation, undefined);
   });
 });

@@ -127,7 +127,7 @@ describe('evaluate a base model against the fake Vertex AI', () => {
     // The summary and the run folder.
     assert.equal(summary.status, 'completed');
     assert.deepEqual(summary.evaluation, {
-      metric: 'rouge_l', answered: 4, failed: 0, correct: 2, wrong: 2,
+      metric: 'rouge_l', answered: 4, failed: 0, unscored: 0, correct: 2, wrong: 2,
       exact_match: 1 / 4, f1: (1 + 0 + 2 / 3 + 0) / 4, rouge_l: (1 + 0 + 2 / 3 + 0) / 4, judge: null,
     });
     const record = JSON.parse(readFileSync(path.join(prep.dir, 'run.json'), 'utf8')) as Record<string, unknown>;
@@ -175,6 +175,24 @@ describe('evaluate a base model against the fake Vertex AI', () => {
     ]);
     assert.equal(summary.evaluation?.judge, (5 + 2 + 2 + 2) / 4);
     assert.equal(summary.evaluation?.wrong, 3);
+  });
+
+  test('a judge reply without a score leaves that answer unscored (not wrong), with the reason kept', async () => {
+    fake.respondWith((model, request) => {
+      const last = lastUserText(request);
+      if (model !== 'gemini-2.5-pro') return answers.get(last) ?? '';
+      return last.includes('Capital of Italy?') ? 'I would rather not grade this.' : '{"score": 5, "reason": "fine"}';
+    });
+    const { generate: gen } = await generate();
+    const prep = prepareEvaluation({ file: path.join(dir, 'validation.jsonl'), runsDir, origin: 'cli', model: 'gemini-2.5-flash', judgeModel: 'gemini-2.5-pro' });
+    const summary = await runEvaluation(prep, { generate: gen });
+    const line2 = readRunEvents(prep.dir).find((e): e is SampleLossEvent => e.event === 'sample_loss' && e.line === 2)!;
+    assert.equal(line2.loss, null);
+    assert.equal(line2.evaluation?.scores.judge, null);
+    assert.equal(line2.evaluation?.prediction, 'Milan');
+    assert.match(line2.evaluation?.judge_problem ?? '', /the judge's reply has no score: "I would rather not grade this\."/);
+    assert.equal(line2.skipped, line2.evaluation?.judge_problem);
+    assert.deepEqual([summary.evaluation?.answered, summary.evaluation?.unscored, summary.evaluation?.correct, summary.evaluation?.wrong], [4, 1, 3, 0]);
   });
 
   test('a call that keeps failing is reported for its sample, the others go on', async () => {
