@@ -2,6 +2,7 @@
 // loopback): the exact generateContent requests, the scores of each answer, the run folder,
 // retries on 429, the judge, a cancel, and `sft-studio evaluate` as a real process.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -12,7 +13,7 @@ import { prepareEvaluation, runEvaluation } from '../../src/core/evaluate';
 import { readRun, readRunEvents } from '../../src/core/runStore';
 import type { SampleLossEvent } from '../../src/core/runs';
 import { startFakeGoogleCloud, type FakeGoogleCloud, type RecordedRequest } from '../fakes/googleCloud';
-import { cli, vertex } from './helpers';
+import { BIN, cli, vertex } from './helpers';
 
 const TOKEN = 'ya29.evaluate-test-token';
 const PROJECT = 'eval-project';
@@ -284,6 +285,21 @@ describe('evaluate a base model against the fake Vertex AI', () => {
     assert.match(text.stdout, /4 answered, 2 wrong \(ROUGE-L < 0\.5\), 0 without an answer/);
     assert.match(text.stdout, /mean exact match 0\.250, F1 0\.417, ROUGE-L 0\.417/);
     assert.match(text.stdout, /validation\.jsonl:2: ROUGE-L 0, F1 0, exact match no\n  reference: Rome\n  answer:    Milan/);
+
+    // No credentials at all: one message with the command that fixes it, before any call or run folder.
+    const home = mkdtempSync(path.join(tmpdir(), 'sft-eval-home-'));
+    dirs.push(home);
+    const noCreds = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, CLOUDSDK_CONFIG: path.join(home, 'gcloud'), METADATA_SERVER_DETECTION: 'none' };
+      const child = spawn(process.execPath, [BIN, 'evaluate', path.join(dir, 'validation.jsonl'), '--model', 'gemini-2.5-flash', '--project', PROJECT, '--location', LOCATION, '--api-endpoint', fake.url, '--runs-dir', path.join(dir, 'other-runs')], { env });
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(noCreds.code, 2, noCreds.stderr);
+    assert.match(noCreds.stderr, /gcloud auth application-default login/);
+    assert.equal(existsSync(path.join(dir, 'other-runs')), false);
 
     const bad = await cli(['evaluate', path.join(dir, 'validation.jsonl'), '--project', PROJECT]);
     assert.equal(bad.code, 2);

@@ -26,6 +26,8 @@ const NO_BUCKET = 'gs://sft-studio-evaluation-uses-no-bucket';
 export async function vertexGenerate(target: VertexTarget, opts: VertexGenerateOptions = {}): Promise<{ generate: Generate; resolved: { project: string; location: string; apiEndpoint: string } }> {
   const settings = resolveVertexSettings({ ...target, bucket: NO_BUCKET }, opts.env);
   const credentials = await loadCredentials(settings, opts.env !== undefined ? { env: opts.env } : {});
+  // Missing or broken credentials are one clear message now, not one failed call per sample.
+  await credentials.token();
   const client = await VertexClient.create({
     settings, credentials,
     ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
