@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { VertexBackend } from '../../src/backends/vertex/backend';
 import { vertexGenerate } from '../../src/backends/vertex/generate';
 import { JUDGE_RUBRIC, scoreAnswer } from '../../src/core/evalMetrics';
 import { prepareEvaluation, runEvaluation } from '../../src/core/evaluate';
@@ -260,6 +261,22 @@ describe('evaluate a base model against the fake Vertex AI', () => {
     assert.equal(summary.status, 'cancelled');
     assert.equal(summary.sampleLosses, 0);
     assert.equal(readRun(prep.dir)?.status, 'cancelled');
+  });
+
+  test('while it runs the run is listed running (its pid is alive); the Vertex backend does not take it for a tuning job', async () => {
+    const { generate: gen } = await generate();
+    const prep = prepareEvaluation({ file: path.join(dir, 'validation.jsonl'), runsDir, origin: 'extension', model: 'gemini-2.5-flash', concurrency: 1 });
+    let during: ReturnType<typeof readRun>;
+    let reattached: unknown = 'not asked';
+    await runEvaluation(prep, { generate: gen, onEvent: (e) => {
+      if (e.event === 'sample_loss' && during === undefined) {
+        during = readRun(prep.dir);
+        reattached = new VertexBackend({ env: {} }).reattach(prep.dir);
+      }
+    } });
+    assert.equal(during?.status, 'running');
+    assert.equal(reattached, undefined);
+    assert.equal(readRun(prep.dir)?.status, 'completed');
   });
 
   test('a file with nothing to evaluate is refused before any call, and leaves no run', () => {
