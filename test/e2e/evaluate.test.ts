@@ -105,4 +105,24 @@ describe('Evaluate Base Model in VS Code', () => {
     const problems = await waitForProblems(vs.page, (ps) => hard(ps).length === WRONG_LINES.length);
     assert.deepEqual(hard(problems).map((p) => p.line), WRONG_LINES);
   });
+
+  step('Cancel in the progress notification stops the evaluation; what came before is kept', async () => {
+    const model = '/v1/projects/e2e-project/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent';
+    // Every call is taken in and left unanswered, so the evaluation is surely going when Cancel is pressed.
+    fake.fail({ path: model, method: 'POST', hang: true, times: 4 });
+    await openFile(vs.page, 'data/train.jsonl');
+    await runCommand(vs.page, 'SFT Studio: Evaluate Base Model');
+    await pickQuickItem(vs.page, 'gemini-2.5-pro', undefined, 'another');
+    await pickQuickItem(vs.page, 'No judge');
+    await fake.waitForRequest(model, { method: 'POST', count: 4, timeoutMs: 30_000 });
+    const toast = vs.page.locator('.notifications-toasts .notification-toast', { hasText: 'Evaluating gemini-2.5-pro on validation.jsonl' }).first();
+    await toast.waitFor();
+    await toast.getByRole('button', { name: 'Cancel' }).click();
+    await waitForNotification(vs.page, /Evaluation of gemini-2\.5-pro on validation\.jsonl cancelled after 0 samples; the results so far are kept in run \d{8}-\d{6}-gemini-2\.5-pro-eval\./);
+    const runs = join(workspace, '.sft-studio', 'runs');
+    const cancelled = readdirSync(runs).find((id) => id.endsWith('gemini-2.5-pro-eval'))!;
+    const events = readRunEvents(join(runs, cancelled));
+    assert.deepEqual(events.filter((e) => e.event === 'finished').map((e) => e.event === 'finished' && e.status), ['cancelled']);
+    assert.equal(fake.requestsTo(model, 'POST').length, 4, 'no call after the cancel');
+  });
 });
