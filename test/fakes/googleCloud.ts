@@ -68,8 +68,11 @@ export interface ActiveFault extends Readonly<FaultRule> {
 
 export interface IssuedToken {
   token: string;
-  source: 'refresh_token' | 'token_exchange' | 'static';
+  source: 'refresh_token' | 'jwt_bearer' | 'token_exchange' | 'static';
+  /** Set by `tokens.expire`; a token is also expired once the fake's clock passes `expiresAt`. */
   expired: boolean;
+  /** Issue time + expires_in, on the fake's clock (`now` option); absent for static tokens. */
+  expiresAt?: Date;
 }
 
 export interface FakeTokens {
@@ -172,7 +175,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
 
   const issue = (source: IssuedToken['source']): string => {
     const token = `ya29.fake-${++tokenCounter}-${randomBytes(12).toString('base64url')}`;
-    tokenList.push({ token, source, expired: false });
+    tokenList.push({ token, source, expired: false, expiresAt: new Date(now().getTime() + lifetime * 1000) });
     return token;
   };
   const tokens: FakeTokens = {
@@ -194,7 +197,7 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
     const header = req.headers.authorization;
     const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     const known = m ? tokenList.find((t) => t.token === m[1]) : undefined;
-    if (known && !known.expired) return null;
+    if (known && !known.expired && !(known.expiresAt && now() >= known.expiresAt)) return null;
     const challenge = { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/"' };
     if (storagePath) return { ...STORAGE_UNAUTHENTICATED(), headers: challenge };
     return googleError(401, header ? INVALID_CREDENTIAL : MISSING_CREDENTIAL, 'UNAUTHENTICATED', challenge);
@@ -224,10 +227,21 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
         return json(401, { error: 'invalid_client', error_description: 'The OAuth client was not found.' });
       }
       const refresh = form.get('refresh_token');
-      if (!refresh || !refreshTokens.has(refresh)) {
+      if (!refresh) return json(400, { error: 'invalid_request', error_description: 'Missing required parameter: refresh_token' });
+      if (!refreshTokens.has(refresh)) {
         return json(400, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
       }
       return json(200, { access_token: issue('refresh_token'), expires_in: lifetime, scope: CLOUD_PLATFORM_SCOPE, token_type: 'Bearer' });
+    }
+    if (grant === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
+      // Service-account keys (RFC 7523): google-auth-library posts a signed JWT here, but to a hard-coded
+      // https://oauth2.googleapis.com/token, so only a client with its own transport reaches the fake. The
+      // signature is not checked; the assertion must be a JWT with iss and scope claims.
+      const claims = jwtClaims(form.get('assertion') ?? '');
+      if (!claims || typeof claims.iss !== 'string' || typeof claims.scope !== 'string') {
+        return json(400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
+      }
+      return json(200, { access_token: issue('jwt_bearer'), expires_in: lifetime, token_type: 'Bearer' });
     }
     if (grant === 'urn:ietf:params:oauth:grant-type:token-exchange') {
       if (!form.get('subject_token') || !form.get('subject_token_type')) {
@@ -459,6 +473,12 @@ export async function startFakeGoogleCloud(opts: FakeGoogleCloudOptions = {}): P
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function jwtClaims(jwt: string): Record<string, unknown> | undefined {
+  const parts = jwt.split('.');
+  if (parts.length !== 3) return undefined;
+  return safeJson(Buffer.from(parts[1], 'base64url'));
 }
 
 function safeJson(body: Buffer): Record<string, unknown> | undefined {

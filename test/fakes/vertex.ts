@@ -420,6 +420,11 @@ export class FakeVertex {
       job.updateTime = now;
       this.start(job, now);
       if (failAt === 0 && typeof outcome === 'object') return this.end(job, 'JOB_STATE_FAILED', outcome.fail);
+      if (job.stats.tuningDatasetExampleCount === '0') {
+        // Data validation happens once the job runs: a file with no usable example fails the job ([U] wording).
+        const uri = String((job.request.supervisedTuningSpec as Record<string, unknown>).trainingDatasetUri);
+        return this.end(job, 'JOB_STATE_FAILED', { code: 3, message: `The training dataset ${uri} has no valid examples.` });
+      }
       return;
     }
     if (job.state !== 'JOB_STATE_RUNNING') return;

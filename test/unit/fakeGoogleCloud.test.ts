@@ -73,6 +73,7 @@ describe('token endpoint', () => {
     assert.equal(body.expires_in, 3600);
     assert.equal(body.scope, 'https://www.googleapis.com/auth/cloud-platform');
     assert.deepEqual(fake.tokens.all.map((t) => t.source), ['static', 'refresh_token']);
+    assert.ok(fake.tokens.all[1].expiresAt instanceof Date);
     assert.equal((await get(`${P}/tuningJobs`, body.access_token)).status, 200);
 
     const bad = await call('POST', '/token', {
@@ -82,8 +83,25 @@ describe('token endpoint', () => {
     });
     assert.equal(bad.status, 400);
     assert.deepEqual(bad.body, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
+    const missing = await call('POST', '/token', { raw: 'grant_type=refresh_token', token: null });
+    assert.deepEqual(missing.body, { error: 'invalid_request', error_description: 'Missing required parameter: refresh_token' });
+    const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const assertion = `${b64({ alg: 'RS256' })}.${b64({ iss: 'sa@p.iam.gserviceaccount.com', scope: 'https://www.googleapis.com/auth/cloud-platform' })}.sig`;
+    const jwt = await call('POST', '/token', { raw: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString(), token: null });
+    assert.equal(jwt.status, 200);
+    assert.equal((await get(`${P}/tuningJobs`, field(jwt, 'access_token') as string)).status, 200);
+    const badJwt = await call('POST', '/token', { raw: 'grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=x', token: null });
+    assert.equal(field(badJwt, 'error'), 'invalid_grant');
     const unsupported = await call('POST', '/token', { raw: 'grant_type=password', token: null });
     assert.equal(field(unsupported, 'error'), 'unsupported_grant_type');
+  });
+
+  test('an issued token expires when the fake clock passes expires_in', async () => {
+    const token = fake.tokens.issue(); // expires_in 3600 on the test clock
+    assert.equal((await get(`${P}/tuningJobs`, token)).status, 200);
+    clock += 3600 * 1000;
+    assert.equal((await get(`${P}/tuningJobs`, token)).status, 401);
+    assert.equal((await get(`${P}/tuningJobs`)).status, 200); // static tokens do not expire
   });
 
   test('STS token exchange issues a token', async () => {
@@ -436,6 +454,14 @@ describe('tuningJobs', () => {
     // The once-script is used up: the next job succeeds with the default script.
     const next = await createJob();
     assert.equal(fake.advance(next, 10).state, 'JOB_STATE_SUCCEEDED');
+  });
+
+  test('a training file without one usable example fails the job once it runs', async () => {
+    fake.putObject('bkt', 'junk.jsonl', 'not json\n{"messages": []}\n');
+    const name = await createJob({}, { trainingDatasetUri: 'gs://bkt/junk.jsonl' });
+    const job = fake.advance(name, 2);
+    assert.equal(job.state, 'JOB_STATE_FAILED');
+    assert.deepEqual(job.error, { code: 3, message: 'The training dataset gs://bkt/junk.jsonl has no valid examples.' });
   });
 
   test('a held job stays RUNNING until the test finishes it', async () => {

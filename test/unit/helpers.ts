@@ -27,9 +27,9 @@ export const BIN = path.join(ROOT, 'bin', 'sft-studio.js');
 export interface CliRun { code: number | null; stdout: string; stderr: string }
 
 /** The CLI as a real process (bin/sft-studio.js over the built bundle). */
-export function cli(args: string[], opts: { cwd?: string; node?: string[] } = {}): Promise<CliRun> {
+export function cli(args: string[], opts: { cwd?: string; node?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(opts.node ?? []), BIN, ...args], { cwd: opts.cwd ?? ROOT });
+    const child = spawn(process.execPath, [...(opts.node ?? []), BIN, ...args], { cwd: opts.cwd ?? ROOT, ...(opts.env ? { env: opts.env } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

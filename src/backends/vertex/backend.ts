@@ -8,11 +8,11 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runId, summarizeEvents, type JobEvent, type RunSummary, type TrainerEvent } from '../../core/runs';
-import { readRun, readRunEvents, writeFileAtomic } from '../../core/runStore';
+import { listRuns, readRun, readRunEvents, writeFileAtomic } from '../../core/runStore';
 import { RunSetupError } from '../local/runner';
 import { Replay, type RunHandle, type StartRequest, type TuningBackend } from '../types';
 import { CredentialsError, loadCredentials, type Credentials } from './auth';
-import { VertexClient, type TuningJob } from './client';
+import { ADAPTER_SIZES, VertexClient, type TuningJob } from './client';
 import { prepareVertexDataset, type PrepareOptions, type VertexDatasetRecord } from './dataset';
 import { createJobOnce, DATASET_LABEL, findJobByLabel, isTerminal, jobEvent, jobFingerprint, labelValue, RUN_LABEL, runLabelValue, runStatusOf, type CreateOptions } from './jobs';
 import { JobMetricsReader, newMetricsEvents } from './metrics';
@@ -145,13 +145,13 @@ export class VertexBackend implements TuningBackend {
     return this.opts.credentials ? this.opts.credentials(settings) : loadCredentials(settings, this.opts.env ? { env: this.opts.env } : {});
   }
 
-  private client(settings: ResolvedVertexSettings, sink: RunSink): Promise<VertexClient> {
+  private client(settings: ResolvedVertexSettings, log: (line: string) => void): Promise<VertexClient> {
     return this.credentials(settings).then((credentials) => VertexClient.create({
       settings, credentials,
       ...(this.opts.retry ? { retry: this.opts.retry } : {}),
       ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}),
       onRetry: (n) => {
-        sink.log(`retrying ${n.method} ${n.url} in ${(n.delayMs / 1000).toFixed(1)} s (${n.reason}, try ${n.attempt})`);
+        log(`retrying ${n.method} ${n.url} in ${(n.delayMs / 1000).toFixed(1)} s (${n.reason}, try ${n.attempt})`);
         this.opts.onRetry?.(n);
       },
     }));
@@ -210,7 +210,7 @@ export class VertexBackend implements TuningBackend {
     writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
     const sink = new RunSink(dir);
     const watch = new RunWatch(this, sink, record, settings, this.opts);
-    const done = watch.run({ train: train.data, ...(validation ? { validation: validation.data } : {}) });
+    const done = watch.guard(watch.run({ train: train.data, ...(validation ? { validation: validation.data } : {}) }));
     return { id, dir, events: () => sink.events, logs: () => sink.logs, cancel: () => watch.cancel(), done };
   }
 
@@ -243,13 +243,75 @@ export class VertexBackend implements TuningBackend {
       // no log yet
     }
     const watch = new RunWatch(this, sink, record, settings, this.opts, stateFromEvents(past));
-    const done = watch.resume();
+    const done = watch.guard(watch.resume());
     return { id: record.id, dir, events: () => sink.events, logs: () => sink.logs, cancel: () => watch.cancel(), done };
+  }
+
+  /**
+   * A job started elsewhere (the console, another machine), as a run of `runsDir`: a run folder with
+   * its name, model, data URIs and hyper-parameters, then watched like ours (a job already over gets
+   * its events and ends at once). A job that already has a run there is reattached, or replayed.
+   */
+  async openJob(jobName: string, runsDir: string, settings: Omit<VertexSettings, 'bucket'> & { bucket?: string }): Promise<RunHandle> {
+    const existing = listRuns(path.resolve(runsDir)).find((r) => r.record.backend === 'vertex' && (r.record as unknown as VertexRunRecord).vertex?.job === jobName);
+    if (existing !== undefined) return this.reattach(existing.dir) ?? replayHandle(existing.dir);
+    const m = /^projects\/([^/]+)\/locations\/([^/]+)\/tuningJobs\/[^/]+$/.exec(jobName);
+    if (m === null) throw new RunSetupError(`"${jobName}" is not a tuning job's name (projects/P/locations/L/tuningJobs/ID)`);
+    const resolved = resolveVertexSettings({ ...settings, bucket: settings.bucket ?? '', location: m[2]!, project: settings.project ?? m[1]! }, this.opts.env ?? process.env, { bucket: 'optional' });
+    // Until the run folder exists, the log waits here.
+    let sink: RunSink | undefined;
+    const early: string[] = [];
+    const client = await this.client(resolved, (line) => (sink ? sink.log(line) : early.push(line)));
+    const job = await client.getTuningJob(jobName);
+    const model = job.baseModel ?? 'unknown-model';
+    const created = job.createTime ? new Date(job.createTime) : new Date();
+    const base = runId(created, model);
+    let id = base;
+    for (let k = 2; existsSync(path.join(runsDir, id)); k++) id = `${base}-${k}`;
+    const dir = path.join(path.resolve(runsDir), id);
+    mkdirSync(dir, { recursive: true });
+    const spec = job.supervisedTuningSpec ?? {};
+    const hp = spec.hyperParameters ?? {};
+    const adapter = Object.entries(ADAPTER_SIZES).find(([, v]) => v === hp.adapterSize)?.[0];
+    const remote = (uri: string | undefined): VertexDatasetRecord => ({
+      path: uri ?? '', sha256: '', bytes: 0, samples: 0, formats: [], converted: false, lossy: [], upload_sha256: '', upload_bytes: 0, ...(uri ? { uri } : {}),
+    });
+    const stats = job.tuningDataStats?.supervisedTuningDataStats;
+    const train = { ...remote(spec.trainingDatasetUri), samples: Number(stats?.tuningDatasetExampleCount ?? 0) || 0 };
+    const displayName = job.tunedModelDisplayName ?? '';
+    const config: VertexRunConfig = {
+      backend: 'vertex', model, train_file: spec.trainingDatasetUri ?? '', validation_file: spec.validationDatasetUri ?? null,
+      epoch_count: hp.epochCount !== undefined ? Number(hp.epochCount) : null, learning_rate_multiplier: hp.learningRateMultiplier ?? null,
+      adapter_size: adapter !== undefined ? Number(adapter) : null, tuned_model_display_name: displayName, project: resolved.project, location: resolved.location, bucket: resolved.bucket,
+    };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    const record: VertexRunRecord = {
+      id, created: created.toISOString(), backend: 'vertex', origin: this.opts.origin ?? 'extension', mode: 'train', model,
+      vertex: {
+        project: resolved.project, location: resolved.location, bucket: resolved.bucket, api_endpoint: resolved.apiEndpoint, storage_endpoint: resolved.storageEndpoint,
+        ...(resolved.tokenEndpoint ? { token_endpoint: resolved.tokenEndpoint } : {}),
+        poll_interval_seconds: resolved.pollIntervalSeconds ?? DEFAULT_POLL_SECONDS, tuned_model_display_name: displayName,
+        hyper_parameters: { epoch_count: config.epoch_count, learning_rate_multiplier: config.learning_rate_multiplier, adapter_size: config.adapter_size },
+        labels: { ...(job.labels ?? {}) }, job: jobName,
+      },
+      dataset: { train, ...(spec.validationDatasetUri ? { validation: remote(spec.validationDatasetUri) } : {}) },
+    };
+    writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
+    sink = new RunSink(dir);
+    for (const line of early) sink.log(line);
+    sink.emit({
+      event: 'started', time: job.startTime ?? job.createTime ?? new Date().toISOString(), model, device: `Vertex AI (${resolved.project}, ${resolved.location})`, total_steps: 0,
+      config: config as unknown as Record<string, unknown>,
+    });
+    sink.log(`opened the tuning job ${jobName}, started elsewhere`);
+    const watch = new RunWatch(this, sink, record, resolved, this.opts);
+    const done = watch.guard(watch.follow(client, job));
+    return { id, dir, events: () => sink.events, logs: () => sink.logs, cancel: () => watch.cancel(), done };
   }
 
   /** @internal */
   makeClient(settings: ResolvedVertexSettings, sink: RunSink): Promise<VertexClient> {
-    return this.client(settings, sink);
+    return this.client(settings, (line) => sink.log(line));
   }
 }
 
@@ -270,6 +332,19 @@ class RunWatch {
     private readonly state: WatchState = { lastJob: undefined, reported: new Set(), maxStep: 0, totalSteps: 0 },
   ) {
     this.record = record;
+  }
+
+  /** A failure nobody expected (the run folder deleted under us, say) still ends the handle. */
+  guard(p: Promise<RunSummary>): Promise<RunSummary> {
+    return p.catch((err: unknown) => {
+      try {
+        return this.fail(`the watch of this run broke: ${err instanceof Error ? err.message : String(err)}`, null, 'host');
+      } catch {
+        this.sink.events.close();
+        this.sink.logs.close();
+        return summarizeEvents(this.sink.events.all);
+      }
+    });
   }
 
   cancel(): void {
@@ -378,6 +453,11 @@ class RunWatch {
     return this.watch(client, job);
   }
 
+  /** Watches a job already read (openJob). */
+  follow(client: VertexClient, job: TuningJob): Promise<RunSummary> {
+    return this.watch(client, job);
+  }
+
   async resume(): Promise<RunSummary> {
     let client: VertexClient;
     let job: TuningJob | undefined;
@@ -482,4 +562,20 @@ class RunWatch {
     this.sink.emit({ event: 'finished', time: now(), status, adapter: null, steps: this.state.maxStep, ...(status === 'cancelled' ? { reason: 'cancelled' } : {}) });
     return this.sink.close();
   }
+}
+
+/** A handle on a run that has ended: its events and log as kept, and its summary. */
+export function replayHandle(dir: string): RunHandle {
+  const events = new Replay<TrainerEvent>();
+  for (const e of readRunEvents(dir)) events.push(e);
+  events.close();
+  const logs = new Replay<string>();
+  try {
+    for (const l of readFileSync(path.join(dir, 'vertex.log'), 'utf8').split('\n')) if (l !== '') logs.push(l.replace(/^\S+ /, ''));
+  } catch {
+    // no log
+  }
+  logs.close();
+  const id = path.basename(dir);
+  return { id, dir, events: () => events, logs: () => logs, cancel: () => undefined, done: Promise.resolve(summarizeEvents(events.all)) };
 }

@@ -7,7 +7,7 @@
  *   Model), listing jobs started elsewhere, reading one job.
  */
 export { ADC_FIX, CredentialsError, loadCredentials, TOKEN_FIX, type Credentials } from './auth';
-export { VertexBackend, DEFAULT_POLL_SECONDS, type VertexBackendOptions, type VertexRunConfig, type VertexRunRecord } from './backend';
+export { VertexBackend, DEFAULT_POLL_SECONDS, replayHandle, type VertexBackendOptions, type VertexRunConfig, type VertexRunRecord } from './backend';
 export { ADAPTER_SIZES, VertexClient, type CreateJobRequest, type TuningJob, type VertexClientOptions } from './client';
 export { prepareVertexDataset, vertexTarget, type PreparedDataset, type VertexDatasetRecord } from './dataset';
 export { consoleUrl, createJobOnce, DATASET_LABEL, findJobByLabel, isTerminal, jobEvent, listJobs, RUN_LABEL, runStatusOf } from './jobs';

@@ -121,15 +121,16 @@ export function parseBucket(uri: string): { bucket: string; prefix: string } {
 const trimSlash = (s: string) => s.replace(/\/+$/, '');
 
 /** Fills project and region from gcloud's config, checks what must be there, and derives the endpoints. */
-export function resolveVertexSettings(s: VertexSettings, env: NodeJS.ProcessEnv = process.env): ResolvedVertexSettings {
+export function resolveVertexSettings(s: VertexSettings, env: NodeJS.ProcessEnv = process.env, opts: { bucket?: 'required' | 'optional' } = {}): ResolvedVertexSettings {
   const gcloud = s.project && s.location ? {} : readGcloudConfig(env);
   const project = s.project || gcloud.project;
   const location = s.location || gcloud.region;
   if (!project) throw new VertexSetupError('no Google Cloud project: give it (--project, or the setting sftStudio.vertex.project), or set a default with `gcloud config set project PROJECT_ID`');
   if (!location) throw new VertexSetupError('no region: give it (--location, or the setting sftStudio.vertex.location, e.g. us-central1), or set a default with `gcloud config set compute/region REGION`');
   if (!/^[a-z0-9-]+$/.test(location)) throw new VertexSetupError(`"${location}" is not a region name (e.g. us-central1)`);
-  if (!s.bucket) throw new VertexSetupError('no Cloud Storage bucket for the dataset: give it as gs://BUCKET/prefix (--bucket, or the setting sftStudio.vertex.bucket)');
-  const { bucket, prefix } = parseBucket(s.bucket);
+  if (!s.bucket && opts.bucket !== 'optional') throw new VertexSetupError('no Cloud Storage bucket for the dataset: give it as gs://BUCKET/prefix (--bucket, or the setting sftStudio.vertex.bucket)');
+  // Watching a job, or asking a model, needs no bucket.
+  const { bucket, prefix } = s.bucket ? parseBucket(s.bucket) : { bucket: '', prefix: '' };
   if (s.pollIntervalSeconds !== undefined && !(s.pollIntervalSeconds > 0)) throw new VertexSetupError('the poll interval must be a positive number of seconds');
   const apiEndpoint = trimSlash(s.apiEndpoint || (location === 'global' ? 'https://aiplatform.googleapis.com' : `https://${location}-aiplatform.googleapis.com`));
   const storageEndpoint = trimSlash(s.storageEndpoint || 'https://storage.googleapis.com');

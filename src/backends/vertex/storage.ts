@@ -5,10 +5,13 @@
  * (uploadType=media); larger ones in a resumable session, chunk by chunk, with progress, resuming
  * from what the service says it holds after a failed chunk.
  *
- * Written on fetch rather than @google-cloud/storage: that library sends its requests through its
- * own gaxios/retry stack, so our transport (one credentials object renewed on a 401, Retry-After,
- * injectable backoff for fast tests, AmbiguousRequestError for non-repeatable requests) would not
- * cover them, nor could tests shorten its backoff. Three documented calls are all this needs.
+ * Written on fetch rather than @google-cloud/storage (8.4.0, tried first): pointed at a loopback
+ * `apiEndpoint` with `useAuthWithCustomEndpoint` and an auth client, its metadata GET and simple
+ * upload carried the token but its resumable upload's session request went out with no
+ * Authorization header (401); and it sends every request through its own gaxios/retry stack, so our
+ * transport (one credentials object renewed on a 401, Retry-After, injectable backoff for fast tests,
+ * AmbiguousRequestError for requests not safe to repeat) would not cover them. Three documented JSON
+ * API calls are all this needs.
  */
 import { createHash } from 'node:crypto';
 import { AmbiguousRequestError, googleErrorMessage, HttpError, type Transport } from './transport';
