@@ -5,9 +5,8 @@
  */
 import type { Content, GenerateContentConfig } from '@google/genai' with { 'resolution-mode': 'import' };
 import type { Generate } from '../../core/evaluate';
-import { loadCredentials } from './auth';
-import { VertexClient } from './client';
-import { resolveVertexSettings, type VertexSettings } from './settings';
+import { checkVertexAccess, openVertexClient } from './access';
+import type { VertexSettings } from './settings';
 import type { Fetch, RetryNote, RetryOptions } from './transport';
 
 /** Where the model runs: what an evaluation needs of the Vertex settings (no bucket). */
@@ -20,16 +19,13 @@ export interface VertexGenerateOptions {
   readonly fetch?: Fetch;
 }
 
-/** An evaluation needs no bucket; the settings' check of one is satisfied with this placeholder, never used. */
-const NO_BUCKET = 'gs://sft-studio-evaluation-uses-no-bucket';
-
 export async function vertexGenerate(target: VertexTarget, opts: VertexGenerateOptions = {}): Promise<{ generate: Generate; resolved: { project: string; location: string; apiEndpoint: string } }> {
-  const settings = resolveVertexSettings({ ...target, bucket: NO_BUCKET }, opts.env);
-  const credentials = await loadCredentials(settings, opts.env !== undefined ? { env: opts.env } : {});
-  // Missing or broken credentials are one clear message now, not one failed call per sample.
-  await credentials.token();
-  const client = await VertexClient.create({
-    settings, credentials,
+  // Asking a model needs no bucket. The credentials are checked once now: missing or broken ones
+  // are one clear message, not one failed call per sample.
+  const env = opts.env ?? process.env;
+  const { settings, credentials } = await checkVertexAccess({ ...target, bucket: '' }, env, { bucket: 'optional' });
+  const client = await openVertexClient(settings, {
+    env, credentials,
     ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
     ...(opts.onRetry !== undefined ? { onRetry: opts.onRetry } : {}),
     ...(opts.fetch !== undefined ? { fetch: opts.fetch } : {}),
