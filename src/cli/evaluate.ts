@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { vertexGenerate } from '../backends/vertex/generate';
 import { METRICS, METRIC_LABELS, type Metric } from '../core/evalMetrics';
-import { EvaluationSetupError, prepareEvaluation, runEvaluation } from '../core/evaluate';
+import { EvaluationSetupError, prepareEvaluation, readEvalInput, runEvaluation } from '../core/evaluate';
 import { FORMAT_IDS, isFormatId, type FormatId } from '../core/formats';
 import { pairedValidationFile } from '../core/leakage';
 import type { SampleLossEvent, TrainerEvent } from '../core/runs';
@@ -88,6 +88,14 @@ export async function runEvaluate(argv: string[], write: (s: string) => void): P
   const paired = pairedValidationFile(given, existsSync);
   const file = paired ?? given;
   const err = (s: string) => process.stderr.write(s + '\n');
+  // The file first: a dataset with nothing to evaluate is said so without asking for credentials.
+  let input;
+  try {
+    input = readEvalInput(file, pin as FormatId | undefined);
+  } catch (e) {
+    if (e instanceof EvaluationSetupError) throw new EvaluateUsageError(e.message);
+    throw e;
+  }
 
   let target;
   try {
@@ -110,7 +118,7 @@ export async function runEvaluate(argv: string[], write: (s: string) => void): P
       ...(metric !== undefined ? { metric: metric as Metric } : {}),
       ...(threshold !== undefined ? { threshold } : {}),
       concurrency, project: target.resolved.project, location: target.resolved.location, apiEndpoint: target.resolved.apiEndpoint,
-    });
+    }, undefined, input);
   } catch (e) {
     if (e instanceof EvaluationSetupError) throw new EvaluateUsageError(e.message);
     throw e;

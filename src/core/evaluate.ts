@@ -271,20 +271,37 @@ export interface PreparedEvaluation {
   readonly file: SampleLossEvent['file'];
 }
 
-/** Reads the samples and creates `<runsDir>/<id>/` with run.json, config.json and data/. */
-export function prepareEvaluation(req: EvaluationRunRequest, now: Date = new Date()): PreparedEvaluation {
-  const file = path.resolve(req.file);
+/** A dataset file read for an evaluation. */
+export interface EvalInput {
+  /** Absolute. */
+  readonly file: string;
+  readonly bytes: Buffer;
+  readonly data: EvalSamples;
+}
+
+/** Reads a file's samples; throws EvaluationSetupError when it cannot be read or has none to evaluate on. */
+export function readEvalInput(given: string, pinned?: FormatId): EvalInput {
+  const file = path.resolve(given);
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
   } catch (err) {
     throw new EvaluationSetupError(`cannot read ${file}: ${message(err)}`);
   }
-  const data = evalSamples(bytes.toString('utf8'), req.pinnedFormat);
+  const data = evalSamples(bytes.toString('utf8'), pinned);
   if (data.samples.length === 0) {
     const why = data.skipped.length > 0 ? `: ${data.skipped.slice(0, 3).map((s) => `line ${s.line} ${s.reason}`).join('; ')}` : ' (the file is empty)';
     throw new EvaluationSetupError(`${file} has no sample to evaluate on${why}`);
   }
+  return { file, bytes, data };
+}
+
+/**
+ * Creates `<runsDir>/<id>/` with run.json, config.json and data/ for the samples of `req.file`
+ * (`input`: the file as readEvalInput read it, so it is checked before anything else is asked).
+ */
+export function prepareEvaluation(req: EvaluationRunRequest, now: Date = new Date(), input: EvalInput = readEvalInput(req.file, req.pinnedFormat)): PreparedEvaluation {
+  const { file, bytes, data } = input;
   const metric = primaryMetric(req);
   if (metric === 'judge' && req.judgeModel === undefined) throw new EvaluationSetupError('the judge metric needs a judge model');
   const threshold = req.threshold ?? DEFAULT_THRESHOLDS[metric];

@@ -12,7 +12,7 @@ import * as vscode from 'vscode';
 import { vertexGenerate, type VertexTarget } from '../backends/vertex/generate';
 import { GEMINI_MODELS } from '../core/advice';
 import { METRIC_LABELS } from '../core/evalMetrics';
-import { EvaluationSetupError, prepareEvaluation, runEvaluation } from '../core/evaluate';
+import { EvaluationSetupError, prepareEvaluation, readEvalInput, runEvaluation } from '../core/evaluate';
 import { pairedValidationFile } from '../core/leakage';
 import type { EvaluationSummary, RunSummary } from '../core/runs';
 import { LANGUAGE_ID, SETTINGS_SECTION } from '../shared/protocol';
@@ -105,12 +105,13 @@ export async function evaluateBaseModel(marks: HardSampleMarks, uri?: unknown, a
   const target = vertexTarget(dataset);
   const label = `${answers.model} on ${path.basename(file)}`;
   try {
+    const input = readEvalInput(file);
     const { generate, resolved } = await vertexGenerate(target);
     const prep = prepareEvaluation({
       file, ...(paired !== undefined ? { trainFile: dataset.fsPath } : {}), runsDir, origin: 'extension', model: answers.model,
       ...(answers.judgeModel !== undefined ? { judgeModel: answers.judgeModel } : {}),
       project: resolved.project, location: resolved.location, apiEndpoint: resolved.apiEndpoint,
-    });
+    }, undefined, input);
     const summary = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Evaluating ${label}`, cancellable: true }, async (progress, token) => {
       const abort = new AbortController();
       const sub = token.onCancellationRequested(() => abort.abort(new Error('cancelled')));

@@ -306,17 +306,24 @@ describe('evaluate a base model against the fake Vertex AI', () => {
     // No credentials at all: one message with the command that fixes it, before any call or run folder.
     const home = mkdtempSync(path.join(tmpdir(), 'sft-eval-home-'));
     dirs.push(home);
-    const noCreds = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const withoutCredentials = (args: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
       const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, CLOUDSDK_CONFIG: path.join(home, 'gcloud'), METADATA_SERVER_DETECTION: 'none' };
-      const child = spawn(process.execPath, [BIN, 'evaluate', path.join(dir, 'validation.jsonl'), '--model', 'gemini-2.5-flash', '--project', PROJECT, '--location', LOCATION, '--api-endpoint', fake.url, '--runs-dir', path.join(dir, 'other-runs')], { env });
+      const child = spawn(process.execPath, [BIN, 'evaluate', ...args, '--model', 'gemini-2.5-flash', '--project', PROJECT, '--location', LOCATION, '--api-endpoint', fake.url, '--runs-dir', path.join(dir, 'other-runs')], { env });
       let stderr = '';
       child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
       child.on('error', reject);
       child.on('close', (code) => resolve({ code, stderr }));
     });
+    const noCreds = await withoutCredentials([path.join(dir, 'validation.jsonl')]);
     assert.equal(noCreds.code, 2, noCreds.stderr);
-    assert.match(noCreds.stderr, /gcloud auth application-default login/);
+    assert.match(noCreds.stderr, /no Google Cloud credentials found: run `gcloud auth application-default login`/);
     assert.equal(existsSync(path.join(dir, 'other-runs')), false);
+    // A file with nothing to evaluate is said so first, before the credentials are looked for.
+    writeFileSync(path.join(dir, 'questions.jsonl'), JSON.stringify({ prompt: 'question only' }) + '\n');
+    const empty = await withoutCredentials([path.join(dir, 'questions.jsonl')]);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /questions\.jsonl has no sample to evaluate on: line 1 no model turn to learn from/);
+    assert.doesNotMatch(empty.stderr, /credentials/);
 
     const bad = await cli(['evaluate', path.join(dir, 'validation.jsonl'), '--project', PROJECT]);
     assert.equal(bad.code, 2);
