@@ -18,6 +18,7 @@ import { fixFile, unifiedDiff, writeFixed } from './fixFile';
 import { FileLintResult, lintFile } from './lintFile';
 import { PartnerIndex, findPartner } from '../core/leakage';
 import { TuneUsageError, runTune } from './tune';
+import { EvaluateUsageError, runEvaluate } from './evaluate';
 import { TARGET_IDS, costText } from '../core/targets';
 import { TokenWorker } from '../tokenize/client';
 import type { ExactTokenizerId } from '../tokenize/counters';
@@ -26,6 +27,7 @@ const USAGE = `Usage: sft-studio lint [options] <files or globs...>
        sft-studio fix [--write] [--dedupe] <files or globs...>
        sft-studio convert <file> --to FORMAT -o OUT [--force]
        sft-studio tune <train.jsonl> --backend local --model ID [options]   (sft-studio tune --help)
+       sft-studio evaluate <validation.jsonl> --model ID [options]   (sft-studio evaluate --help)
 
 Checks JSONL fine-tuning datasets: broken JSON, schema and format conventions,
 roles, empty turns, system instructions, sample length, line endings.
@@ -275,13 +277,14 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'fix') return await runFix(rest, write);
     if (command === 'convert') return await runConvert(rest);
     if (command === 'tune') return await runTune(rest, write);
+    if (command === 'evaluate') return await runEvaluate(rest, write);
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
       write(USAGE + '\n');
       return command === undefined ? 2 : 0;
     }
-    throw new UsageError(`unknown command "${command}" (available: lint, fix, convert, tune)`);
+    throw new UsageError(`unknown command "${command}" (available: lint, fix, convert, tune, evaluate)`);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof TuneUsageError || (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
+    if (err instanceof UsageError || err instanceof TuneUsageError || err instanceof EvaluateUsageError || (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`sft-studio: ${err.message}\n`);
       return 2;
     }

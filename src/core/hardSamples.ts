@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { toConversation } from './convert';
 import { FORMATS, detectFormat, type FormatId } from './formats';
-import type { SampleLossEvent, TrainerEvent } from './runs';
+import { METRIC_LABELS } from './evalMetrics';
+import type { SampleEvaluation, SampleLossEvent, TrainerEvent } from './runs';
 import { normalizeDataset } from './trainingData';
 
 export type DatasetFile = SampleLossEvent['file'];
@@ -35,6 +36,8 @@ export interface RankedSample {
   readonly turns: readonly TurnLoss[];
   readonly stage: SampleLossEvent['stage'];
   readonly ifd: number | null | undefined;
+  /** An evaluated sample's answer and scores (`stage: 'evaluate'`; loss = 1 − the deciding score). */
+  readonly evaluation?: SampleEvaluation;
 }
 
 export interface SampleRanking {
@@ -70,14 +73,17 @@ export function rankSampleLosses(events: readonly TrainerEvent[], file: DatasetF
     const turns: TurnLoss[] = [];
     for (const t of e.turns ?? []) if (t.loss !== null && Number.isFinite(t.loss)) turns.push({ turn: t.turn, loss: t.loss, tokens: t.tokens });
     turns.sort((a, b) => b.loss - a.loss || a.turn - b.turn);
-    samples.push({ line: e.line, loss, tokens: e.tokens, percentile: higher / n, rank: higher + 1, turns, stage: e.stage, ifd: e.ifd });
+    samples.push({ line: e.line, loss, tokens: e.tokens, percentile: higher / n, rank: higher + 1, turns, stage: e.stage, ifd: e.ifd, ...(e.evaluation !== undefined ? { evaluation: e.evaluation } : {}) });
   }
   return { file, samples, skipped };
 }
 
-/** Whether a sample is within the top `topPercent` % by loss (the hardest one always is). */
-export function isHard(sample: Pick<RankedSample, 'percentile'>, topPercent: number): boolean {
-  return sample.percentile * 100 < topPercent;
+/**
+ * Whether a sample is within the top `topPercent` % by loss (the hardest one always is); an
+ * evaluated sample is hard when the model's answer was wrong, whatever its rank.
+ */
+export function isHard(sample: Pick<RankedSample, 'percentile'> & { readonly evaluation?: Pick<SampleEvaluation, 'correct'> }, topPercent: number): boolean {
+  return sample.evaluation !== undefined ? !sample.evaluation.correct : sample.percentile * 100 < topPercent;
 }
 
 /** The samples within the top `topPercent` % by loss, highest loss first. */
@@ -100,8 +106,27 @@ export function formatLoss(loss: number): string {
   return abs >= 10 ? loss.toFixed(1).replace(/\.0$/, '') : abs >= 1 ? loss.toFixed(1) : loss.toPrecision(2);
 }
 
-/** The diagnostic's message: "hard sample: loss 3.2, top 5 %". */
-export function hardSampleMessage(sample: Pick<RankedSample, 'loss' | 'percentile'>): string {
+/** A score in [0, 1] as people read it: 0.42, 1, 0. */
+export function formatScore(score: number): string {
+  return score === 0 || score === 1 ? String(score) : score.toFixed(2);
+}
+
+/** An evaluated answer's scores on one line: "ROUGE-L 0.27, F1 0.40, exact match no, judge 2/5". */
+export function scoresText(ev: Pick<SampleEvaluation, 'metric' | 'scores'>): string {
+  const parts = [
+    `${METRIC_LABELS.rouge_l} ${formatScore(ev.scores.rouge_l)}`,
+    `${METRIC_LABELS.f1} ${formatScore(ev.scores.f1)}`,
+    `${METRIC_LABELS.exact_match} ${ev.scores.exact_match === 1 ? 'yes' : 'no'}`,
+    ...(ev.scores.judge !== undefined ? [`${METRIC_LABELS.judge} ${ev.scores.judge === null ? 'no score' : `${ev.scores.judge}/5`}`] : []),
+  ];
+  // The deciding score first.
+  const first = parts.findIndex((p) => p.startsWith(METRIC_LABELS[ev.metric]));
+  return (first > 0 ? [parts[first]!, ...parts.filter((_, i) => i !== first)] : parts).join(', ');
+}
+
+/** The diagnostic's message: "hard sample: loss 3.2, top 5 %", or "wrong answer by the base model: ROUGE-L 0.27, …". */
+export function hardSampleMessage(sample: Pick<RankedSample, 'loss' | 'percentile'> & { readonly evaluation?: SampleEvaluation }): string {
+  if (sample.evaluation !== undefined) return `${sample.evaluation.correct ? 'right' : 'wrong'} answer by the base model: ${scoresText(sample.evaluation)}`;
   return `hard sample: loss ${formatLoss(sample.loss)}, top ${topPercentOf(sample)} %`;
 }
 
@@ -423,6 +448,7 @@ export interface HoverInput {
 
 /** The hover of a hard sample, as Markdown (dataset text escaped): loss per turn, worst first, and the run. */
 export function hardSampleHover({ sample, total, run, lineText }: HoverInput): string {
+  if (sample.evaluation !== undefined) return evaluationHover(sample.evaluation, run);
   const turns = sampleTurns(lineText);
   const out = [
     `**Hard sample**: loss ${formatLoss(sample.loss)}, top ${topPercentOf(sample)} % (rank ${sample.rank} of ${total})`,
@@ -438,5 +464,31 @@ export function hardSampleHover({ sample, total, run, lineText }: HoverInput): s
     }
   }
   out.push('', `Run: ${escapeMarkdown(run)}${sample.stage === 'score' ? ' (scored by the base model)' : ''}`);
+  return out.join('\n');
+}
+
+/** A text as a Markdown block quote, escaped, cut to `maxChars` characters. */
+function quote(text: string, maxChars = 1500): string {
+  const cut = text.length > maxChars ? `${text.slice(0, maxChars)}…` : text;
+  if (cut.trim() === '') return '> *(empty)*';
+  return cut.split(/\r?\n/).map((l) => `> ${escapeMarkdown(l)}`).join('\n');
+}
+
+/** The hover of an evaluated sample: its scores, the reference and the model's answer (escaped), the judge's reason. */
+export function evaluationHover(ev: SampleEvaluation, run: string): string {
+  const out = [
+    `**${ev.correct ? 'Right' : 'Wrong'} answer** by the base model: ${scoresText(ev)}`,
+    '',
+    '**Reference** (the last model turn):',
+    '',
+    quote(ev.reference),
+    '',
+    `**Model's answer**${ev.finish_reason !== undefined && ev.finish_reason !== 'STOP' ? ` (finish reason ${escapeMarkdown(ev.finish_reason)})` : ''}:`,
+    '',
+    quote(ev.prediction),
+  ];
+  if (ev.judge_reason !== undefined && ev.judge_reason !== '') out.push('', `Judge: ${escapeMarkdown(ev.judge_reason)}`);
+  if (ev.judge_problem !== undefined) out.push('', `Judge: ${escapeMarkdown(ev.judge_problem)}`);
+  out.push('', `Run: ${escapeMarkdown(run)} (evaluation)`);
   return out.join('\n');
 }

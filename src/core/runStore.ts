@@ -54,7 +54,8 @@ export interface StoredRun {
   readonly id: string;
   readonly created: string;
   readonly backend: string;
-  readonly mode: 'train' | 'score';
+  /** `evaluate`: a base model answered the samples (core/evaluate.ts); no training. */
+  readonly mode: 'train' | 'score' | 'evaluate';
   readonly model: string;
   readonly dataset: { readonly train: StoredDataset; readonly validation?: StoredDataset };
 }
@@ -106,7 +107,8 @@ export function readRun(dir: string): RunListItem | undefined {
   const summary = isSummary(stored) && stored.status !== 'running' ? stored : summarizeEvents(readRunEvents(dir));
   // A local run with no `finished` whose process is gone was cut off (the machine restarted, say).
   // A remote run goes on without us: it is running until its job says otherwise.
-  const local = record.backend === 'local';
+  // An evaluation runs in the process that started it (the editor, the CLI), whatever its backend.
+  const local = record.backend === 'local' || record.mode === 'evaluate';
   const status = summary.status === 'running' && local && !runProcessAlive(dir) ? 'interrupted' : summary.status;
   return { id: record.id, dir, record, summary, status };
 }

@@ -92,8 +92,48 @@ export interface SampleLossEvent extends EventBase {
   readonly tokens?: number;
   readonly turns?: readonly { turn: number; loss: number | null; tokens?: number }[];
   readonly ifd?: number | null;
-  readonly stage?: 'score' | 'after_training';
+  /** `evaluate`: a base model's answer scored against the reference (loss = 1 − the score that decides). */
+  readonly stage?: 'score' | 'after_training' | 'evaluate';
   readonly skipped?: string;
+  /** With `stage: 'evaluate'`: the answer and its scores. */
+  readonly evaluation?: SampleEvaluation;
+}
+
+/** How a model's answer to one sample compares with the sample's last model turn (an evaluation). */
+export interface SampleEvaluation {
+  /** The score that decides right or wrong (and the loss: 1 − it). */
+  readonly metric: 'exact_match' | 'f1' | 'rouge_l' | 'judge';
+  readonly correct: boolean;
+  readonly scores: {
+    readonly exact_match: 0 | 1;
+    readonly f1: number;
+    readonly rouge_l: number;
+    /** 1–5; null when the judge's reply had no score; absent without a judge. */
+    readonly judge?: number | null;
+  };
+  readonly prediction: string;
+  readonly reference: string;
+  readonly finish_reason?: string;
+  readonly judge_reason?: string;
+  readonly judge_problem?: string;
+}
+
+/** The means of an evaluation's scores over the samples that got an answer. */
+export interface EvaluationSummary {
+  readonly metric: SampleEvaluation['metric'];
+  /** Samples with an answer. */
+  readonly answered: number;
+  /** Samples whose call failed. */
+  readonly failed: number;
+  /** Answered samples without the deciding score (the judge gave none): neither right nor wrong. */
+  readonly unscored: number;
+  readonly correct: number;
+  readonly wrong: number;
+  readonly exact_match: number | null;
+  readonly f1: number | null;
+  readonly rouge_l: number | null;
+  /** Mean judge score (1–5) over the samples it scored; null without a judge. */
+  readonly judge: number | null;
 }
 export interface CheckpointEvent extends EventBase {
   readonly event: 'checkpoint';
@@ -185,6 +225,37 @@ export interface RunSummary {
   readonly sampleLosses: number;
   /** A remote run's job as last reported (absent for local runs). */
   readonly job?: Omit<JobEvent, 'event' | 'time'>;
+  /** An evaluation's mean scores (absent for tuning runs). */
+  readonly evaluation?: EvaluationSummary;
+}
+
+/** The mean scores of the evaluated samples among the events (the last event of a line counts), or undefined. */
+export function summarizeEvaluation(events: readonly TrainerEvent[]): EvaluationSummary | undefined {
+  const last = new Map<string, SampleLossEvent>();
+  for (const e of events) if (e.event === 'sample_loss' && e.stage === 'evaluate') last.set(`${e.file}:${e.line}`, e);
+  if (last.size === 0) return undefined;
+  let metric: SampleEvaluation['metric'] = 'rouge_l';
+  let answered = 0, failed = 0, unscored = 0, correct = 0, em = 0, f1 = 0, rouge = 0, judge = 0, judged = 0;
+  for (const e of last.values()) {
+    const ev = e.evaluation;
+    if (ev === undefined) {
+      failed++;
+      continue;
+    }
+    metric = ev.metric;
+    answered++;
+    if (e.loss === null) unscored++;
+    else if (ev.correct) correct++;
+    em += ev.scores.exact_match;
+    f1 += ev.scores.f1;
+    rouge += ev.scores.rouge_l;
+    if (typeof ev.scores.judge === 'number') {
+      judge += ev.scores.judge;
+      judged++;
+    }
+  }
+  const mean = (sum: number, n: number): number | null => (n === 0 ? null : sum / n);
+  return { metric, answered, failed, unscored, correct, wrong: answered - unscored - correct, exact_match: mean(em, answered), f1: mean(f1, answered), rouge_l: mean(rouge, answered), judge: mean(judge, judged) };
 }
 
 /** What a run's events add up to (a run without `finished` is still running, or was cut off). */
@@ -238,7 +309,11 @@ export function summarizeEvents(events: readonly TrainerEvent[]): RunSummary {
   const startedAt = events[0]?.time ?? null;
   const finishedAt = status === 'running' ? null : (events[events.length - 1]?.time ?? null);
   const durationSeconds = startedAt !== null && finishedAt !== null ? (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000 : null;
-  return { status, steps, totalSteps, lastTrainLoss, lastEvalLoss, bestEvalLoss, accuracy, adapter, startedAt, finishedAt, durationSeconds, error, warnings, sampleLosses, ...(job !== undefined ? { job } : {}) };
+  const evaluation = summarizeEvaluation(events);
+  return {
+    status, steps, totalSteps, lastTrainLoss, lastEvalLoss, bestEvalLoss, accuracy, adapter, startedAt, finishedAt, durationSeconds, error, warnings, sampleLosses,
+    ...(job !== undefined ? { job } : {}), ...(evaluation !== undefined ? { evaluation } : {}),
+  };
 }
 
 /** A run id that sorts by time and says which model: `20261123-171502-gemma-2-2b-it`. */

@@ -354,7 +354,7 @@ async function pickRun(): Promise<string | undefined> {
   const pick = await vscode.window.showQuickPick(runs.map(({ dir, record, scored }): Item => ({
     label: `${record.model} · ${stamp(record.created)}`,
     description: vscode.workspace.asRelativePath(datasetPath(dir, record.dataset.train.path)),
-    detail: `${record.mode === 'score' ? 'scored' : 'trained'} · ${scored} sample losses · ${record.id}`,
+    detail: `${record.mode === 'score' ? 'scored' : record.mode === 'train' ? 'trained' : 'evaluated'} · ${scored} sample losses · ${record.id}`,
     dir,
   })), { title: 'SFT Studio: hard samples of which run?', matchOnDescription: true, matchOnDetail: true });
   return pick?.dir;

@@ -12,6 +12,7 @@ import { TARGETS } from '../core/targets';
 import { DatasetStatusBar } from './statusBar';
 import { registerTuning } from './tuning';
 import { HardSampleMarks, registerHardSampleCommands } from './hardSamples';
+import { registerEvaluate } from './evaluate';
 
 /** Owns every disposable of the extension, so deactivation leaves nothing behind. */
 class Context implements vscode.Disposable {
@@ -198,6 +199,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
   // Hard samples inline: marks, diagnostics and hovers from a run's sample losses.
   c.hardSamples = c.push(new HardSampleMarks(extension.extensionUri, vscode.Uri.joinPath(extension.extensionUri, 'docs', 'rules.md')));
   for (const d of registerHardSampleCommands(c.hardSamples)) c.push(d);
+  c.push(registerEvaluate(c.hardSamples));
 
   c.client = await startClient(c, status);
 }

@@ -391,13 +391,40 @@ export async function runCommand(page: Page, title: string | RegExp, timeoutMs =
     timeoutMs, () => `the palette stayed open after choosing ${String(title)}`);
 }
 
-/** Picks an item by its label in a quick pick a command opened (e.g. "Convert Dataset To…"). */
-export async function pickQuickItem(page: Page, label: string | RegExp, timeoutMs = STEP_TIMEOUT_MS): Promise<void> {
+/**
+ * The command titles the palette lists for `typed`, once it has answered (rows, or its "No
+ * matching commands" message); closes the palette. To check that a command is not offered.
+ */
+export async function paletteTitles(page: Page, typed: string, timeoutMs = STEP_TIMEOUT_MS): Promise<string[]> {
+  await openQuickInput(page, `>${typed}`);
+  let rows: QuickRow[] = [];
+  await waitUntil(page, async () => {
+    if (await page.locator('.quick-input-widget .quick-input-progress.active').count() > 0) return false;
+    rows = await rowLabels(page);
+    return rows.length > 0 || (await page.locator(QUICK_INPUT, { hasText: 'No matching commands' }).count()) > 0;
+  }, timeoutMs, () => `the palette never answered ${typed}`, QUICK_SIGNATURE);
+  await closeQuickInput(page);
+  return rows.map((r) => r.label);
+}
+
+/**
+ * Picks an item by its label in a quick pick a command opened (e.g. "Convert Dataset To…"). With
+ * `then: 'another'` the command asks a next question in a new quick pick: waits for that one
+ * (none of its rows is the item picked) instead of for the widget to close.
+ */
+export async function pickQuickItem(page: Page, label: string | RegExp, timeoutMs = STEP_TIMEOUT_MS, then: 'closed' | 'another' = 'closed'): Promise<void> {
   await page.locator(QUICK_INPUT_BOX).waitFor({ state: 'visible', timeout: timeoutMs });
   await waitUntil(page, async () => (await rowLabels(page)).some((r) => matches(r.label, label)), timeoutMs,
     () => `no item labelled ${String(label)} in the quick pick`, QUICK_SIGNATURE);
   await chooseRow(page, (r) => matches(r.label, label), () => `could not pick ${String(label)}`, timeoutMs);
-  await page.locator(QUICK_INPUT).waitFor({ state: 'hidden', timeout: timeoutMs });
+  if (then === 'another') {
+    await waitUntil(page, async () => {
+      const rows = await rowLabels(page);
+      return rows.length > 0 && !rows.some((r) => matches(r.label, label));
+    }, timeoutMs, () => `no next quick pick after ${String(label)}`, QUICK_SIGNATURE);
+  } else {
+    await page.locator(QUICK_INPUT).waitFor({ state: 'hidden', timeout: timeoutMs });
+  }
 }
 
 /** Opens a workspace file with Quick Open and waits until its editor tab is active. */

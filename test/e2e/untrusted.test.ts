@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
-import { VSCodeSession, findRepoRoot, openFile, runCommand, startVSCode, waitForProblems, webviewFrame, closeAndRemove, scratchWorkspace, stepsOf } from './harness';
+import { VSCodeSession, findRepoRoot, openFile, paletteTitles, runCommand, startVSCode, waitForProblems, webviewFrame, closeAndRemove, scratchWorkspace, stepsOf } from './harness';
 
 const repo = findRepoRoot();
 
@@ -32,6 +32,15 @@ describe('an untrusted workspace', () => {
     await frame.waitForFunction(() => /samples/.test(document.querySelector('#preflight')?.textContent ?? ''));
     assert.equal(await frame.evaluate(() => (document.querySelector('#start') as HTMLElement & { disabled: boolean }).disabled), true);
     assert.equal(await frame.locator('#launch-anyway').isHidden(), true);
+    assert.equal(existsSync(join(workspace, '.sft-studio')), false);
+  });
+
+  step('Evaluate Base Model is not offered: it would send the samples, with the credentials, where the workspace\'s settings say', async () => {
+    await openFile(vs.page, 'train.jsonl');
+    const titles = await paletteTitles(vs.page, 'Evaluate Base Model');
+    assert.ok(!titles.includes('SFT Studio: Evaluate Base Model'), titles.join('\n'));
+    // The same search lists a command that is allowed, so the palette did look (the trusted suite, evaluate.test.ts, finds this one).
+    assert.ok((await paletteTitles(vs.page, 'Start Tuning Run')).includes('SFT Studio: Start Tuning Run'));
     assert.equal(existsSync(join(workspace, '.sft-studio')), false);
   });
 });

@@ -82,7 +82,7 @@ describe('sft-studio lint', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--rule nope=error: expected CODE=SEVERITY/);
     r = await cli(['frobnicate']);
-    assert.deepEqual([r.code, r.stderr], [2, 'sft-studio: unknown command "frobnicate" (available: lint, fix, convert, tune)\n']);
+    assert.deepEqual([r.code, r.stderr], [2, 'sft-studio: unknown command "frobnicate" (available: lint, fix, convert, tune, evaluate)\n']);
   });
   test('fix prints a unified diff, --write applies it and lint is then clean of fixable problems', async () => {
     const dir = mkdtempSync(path.join(tmp, 'fix-'));

@@ -221,7 +221,8 @@ export class VertexBackend implements TuningBackend {
   /** A handle on a Vertex AI run that has not ended: replays its events and goes on watching its job. */
   reattach(dir: string): RunHandle | undefined {
     const item = readRun(dir);
-    if (item === undefined || item.record.backend !== 'vertex' || item.status !== 'running') return undefined;
+    // An evaluation (mode 'evaluate', core/evaluate.ts) is no tuning job: nothing to re-attach to.
+    if (item === undefined || item.record.backend !== 'vertex' || item.record.mode === 'evaluate' || item.status !== 'running') return undefined;
     let record: VertexRunRecord;
     try {
       record = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as VertexRunRecord;

@@ -52,10 +52,13 @@ export class RunsView implements vscode.TreeDataProvider<RunListItem>, vscode.Di
   getTreeItem(run: RunListItem): vscode.TreeItem {
     const s = run.summary;
     const dataset = path.basename(run.record.dataset.train.path);
-    const item = new vscode.TreeItem(`${run.record.mode === 'score' ? 'scored by ' : ''}${modelLabel(run.record.model)} · ${dataset}`);
+    const evaluated = run.record.mode === 'evaluate';
+    const item = new vscode.TreeItem(`${run.record.mode === 'score' ? 'scored by ' : evaluated ? 'evaluated ' : ''}${modelLabel(run.record.model)} · ${evaluated && run.record.dataset.validation !== undefined ? path.basename(run.record.dataset.validation.path) : dataset}`);
     item.id = run.id;
     const state = datasetState(run.record.dataset.train);
-    const loss = s.bestEvalLoss !== null ? `best eval ${s.bestEvalLoss.toFixed(3)}` : s.lastTrainLoss !== null ? `train ${s.lastTrainLoss.toFixed(3)}` : '';
+    const e = s.evaluation;
+    const loss = e !== undefined ? `${e.wrong} of ${e.answered} wrong, ROUGE-L ${e.rouge_l?.toFixed(2) ?? '–'}`
+      : s.bestEvalLoss !== null ? `best eval ${s.bestEvalLoss.toFixed(3)}` : s.lastTrainLoss !== null ? `train ${s.lastTrainLoss.toFixed(3)}` : '';
     item.description = [run.status, run.record.backend, loss, describeDuration(s.durationSeconds), state === 'changed' ? 'dataset changed since' : state === 'missing' ? 'dataset missing' : '']
       .filter((x) => x !== '').join(' · ');
     const tip = new vscode.MarkdownString();
@@ -66,8 +69,11 @@ export class RunsView implements vscode.TreeDataProvider<RunListItem>, vscode.Di
     if (s.error !== null) tip.appendText(`Error: ${s.error.message}\n`);
     item.tooltip = tip;
     item.iconPath = ICONS[run.status];
-    item.contextValue = run.status === 'running' ? 'sftStudio.run.running' : 'sftStudio.run';
-    item.command = { command: 'sftStudio.openRun', title: 'Open Run', arguments: [run] };
+    // An evaluation is not repeated or cancelled from here; opening it shows its marks.
+    item.contextValue = evaluated ? 'sftStudio.evaluation' : run.status === 'running' ? 'sftStudio.run.running' : 'sftStudio.run';
+    item.command = evaluated
+      ? { command: 'sftStudio.showHardSamples', title: 'Show Wrong Answers', arguments: [run.dir] }
+      : { command: 'sftStudio.openRun', title: 'Open Run', arguments: [run] };
     return item;
   }
 
