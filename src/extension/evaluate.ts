@@ -15,8 +15,9 @@ import { METRIC_LABELS } from '../core/evalMetrics';
 import { EvaluationSetupError, prepareEvaluation, readEvalInput, runEvaluation } from '../core/evaluate';
 import { pairedValidationFile } from '../core/leakage';
 import type { EvaluationSummary, RunSummary } from '../core/runs';
-import { LANGUAGE_ID, SETTINGS_SECTION } from '../shared/protocol';
+import { LANGUAGE_ID } from '../shared/protocol';
 import { type HardSampleMarks, type HardSamplesShown, showRunHardSamples } from './hardSamples';
+import { vertexSettingsFor } from './tuning/vertex';
 
 export const EVALUATE_COMMAND = 'sftStudio.evaluateBaseModel';
 
@@ -31,20 +32,6 @@ export interface EvaluateOutcome {
   readonly runDir: string;
   readonly summary: RunSummary;
   readonly shown: HardSamplesShown | undefined;
-}
-
-/** The sftStudio.vertex.* settings that say where the model runs. */
-function vertexTarget(uri: vscode.Uri): VertexTarget {
-  const c = vscode.workspace.getConfiguration(`${SETTINGS_SECTION}.vertex`, uri);
-  const text = (key: string): string | undefined => {
-    const v = c.get<string>(key);
-    return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
-  };
-  const project = text('project');
-  const location = text('location');
-  const apiEndpoint = text('apiEndpoint');
-  const tokenEndpoint = text('tokenEndpoint');
-  return { ...(project ? { project } : {}), ...(location ? { location } : {}), ...(apiEndpoint ? { apiEndpoint } : {}), ...(tokenEndpoint ? { tokenEndpoint } : {}) };
 }
 
 const fmt = (v: number | null): string => (v === null ? '–' : v.toFixed(2));
@@ -102,7 +89,8 @@ export async function evaluateBaseModel(marks: HardSampleMarks, uri?: unknown, a
   for (const doc of vscode.workspace.textDocuments) {
     if (doc.isDirty && (doc.uri.fsPath === file || doc.uri.fsPath === dataset.fsPath)) await doc.save();
   }
-  const target = vertexTarget(dataset);
+  // Where the model runs: the same settings as tuning runs (endpoints only from a trusted workspace).
+  const target: VertexTarget = vertexSettingsFor(dataset);
   const label = `${answers.model} on ${path.basename(file)}`;
   try {
     const input = readEvalInput(file);
