@@ -30,11 +30,17 @@ export interface TrainingData {
   readonly formats: ReadonlyMap<FormatId, number>;
 }
 
-export function normalizeDataset(text: string, pinned?: FormatId): TrainingData {
-  const lines: string[] = [];
-  const skipped: LineNote[] = [];
-  const lossy: LineNote[] = [];
-  const formats = new Map<FormatId, number>();
+/** One line of a dataset read as a sample: its object, format and conversation; or why it is not one. */
+export type DatasetLine =
+  | { readonly line: number; readonly raw: string; readonly value: Record<string, unknown>; readonly format: FormatId; readonly conv: ReturnType<typeof toConversation> }
+  | { readonly line: number; readonly problem: string };
+
+/**
+ * Every non-blank line of a dataset, parsed, its format detected (or pinned) and read as a
+ * conversation; a line that is not a sample of any format says why. One reading for the local
+ * trainer's data and the Vertex AI upload alike.
+ */
+export function* datasetLines(text: string, pinned?: FormatId): Generator<DatasetLine> {
   const rows = text.replace(/^\uFEFF/, '').split('\n');
   for (let i = 0; i < rows.length; i++) {
     const raw = rows[i]!.replace(/\r$/, '');
@@ -44,20 +50,35 @@ export function normalizeDataset(text: string, pinned?: FormatId): TrainingData 
     try {
       value = JSON.parse(raw);
     } catch {
-      skipped.push({ line, reason: 'not valid JSON' });
+      yield { line, problem: 'not valid JSON' };
       continue;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      skipped.push({ line, reason: 'not a JSON object' });
+      yield { line, problem: 'not a JSON object' };
       continue;
     }
-    const format = pinned ?? detectFormat(value as Record<string, unknown>);
+    const sample = value as Record<string, unknown>;
+    const format = pinned ?? detectFormat(sample);
     if (format === undefined) {
-      skipped.push({ line, reason: 'no known dataset format' });
+      yield { line, problem: 'no known dataset format' };
       continue;
     }
+    yield { line, raw, value: sample, format, conv: toConversation(format, sample) };
+  }
+}
+
+export function normalizeDataset(text: string, pinned?: FormatId): TrainingData {
+  const lines: string[] = [];
+  const skipped: LineNote[] = [];
+  const lossy: LineNote[] = [];
+  const formats = new Map<FormatId, number>();
+  for (const l of datasetLines(text, pinned)) {
+    if ('problem' in l) {
+      skipped.push({ line: l.line, reason: l.problem });
+      continue;
+    }
+    const { line, format, conv } = l;
     formats.set(format, (formats.get(format) ?? 0) + 1);
-    const conv = toConversation(format, value as Record<string, unknown>);
     if (!conv.turns.some((t) => t.role === 'model')) {
       skipped.push({ line, reason: 'no model turn to learn from' });
       continue;

@@ -87,6 +87,30 @@ export interface VertexBackendOptions {
 
 const now = () => new Date().toISOString();
 
+/** Writes config.json and run.json of a Vertex AI run (what was asked; where, how and on what). */
+function writeRunFiles(dir: string, r: {
+  id: string; created: Date; origin: 'cli' | 'extension'; settings: ResolvedVertexSettings; config: VertexRunConfig;
+  labels: Readonly<Record<string, string>>; job: string | null; dataset: VertexRunRecord['dataset'];
+}): VertexRunRecord {
+  const { settings: s, config: c } = r;
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(c, null, 2) + '\n');
+  const record: VertexRunRecord = {
+    id: r.id, created: r.created.toISOString(), backend: 'vertex', origin: r.origin, mode: 'train', model: c.model,
+    vertex: {
+      project: s.project, location: s.location, bucket: s.bucket, api_endpoint: s.apiEndpoint, storage_endpoint: s.storageEndpoint,
+      ...(s.tokenEndpoint ? { token_endpoint: s.tokenEndpoint } : {}),
+      poll_interval_seconds: s.pollIntervalSeconds ?? DEFAULT_POLL_SECONDS,
+      tuned_model_display_name: c.tuned_model_display_name,
+      hyper_parameters: { epoch_count: c.epoch_count, learning_rate_multiplier: c.learning_rate_multiplier, adapter_size: c.adapter_size },
+      labels: r.labels,
+      job: r.job,
+    },
+    dataset: r.dataset,
+  };
+  writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
+  return record;
+}
+
 /** Writes a run's events and log as they come, and hands them to readers. */
 class RunSink {
   readonly events = new Replay<TrainerEvent>();
@@ -196,22 +220,9 @@ export class VertexBackend implements TuningBackend {
       epoch_count: v.epochs ?? null, learning_rate_multiplier: v.learningRateMultiplier ?? null, adapter_size: v.adapterSize ?? null,
       tuned_model_display_name: displayName, project: settings.project, location: settings.location, bucket: settings.bucket,
     };
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-    const record: VertexRunRecord = {
-      id, created: created.toISOString(), backend: 'vertex', origin: this.opts.origin ?? 'extension', mode: 'train', model,
-      vertex: {
-        project: settings.project, location: settings.location, bucket: settings.bucket, api_endpoint: settings.apiEndpoint, storage_endpoint: settings.storageEndpoint,
-        ...(settings.tokenEndpoint ? { token_endpoint: settings.tokenEndpoint } : {}),
-        poll_interval_seconds: settings.pollIntervalSeconds ?? DEFAULT_POLL_SECONDS,
-        tuned_model_display_name: displayName,
-        hyper_parameters: { epoch_count: config.epoch_count, learning_rate_multiplier: config.learning_rate_multiplier, adapter_size: config.adapter_size },
-        // The run label is written before the job is created, so a job whose creation we did not hear back about is found again.
-        labels: { [RUN_LABEL]: runLabelValue(id), [DATASET_LABEL]: labelValue(train.record.upload_sha256) },
-        job: null,
-      },
-      dataset: { train: train.record, ...(validation ? { validation: validation.record } : {}) },
-    };
-    writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
+    // The run label is written before the job is created, so a job whose creation we did not hear back about is found again.
+    const labels = { [RUN_LABEL]: runLabelValue(id), [DATASET_LABEL]: labelValue(train.record.upload_sha256) };
+    const record = writeRunFiles(dir, { id, created, origin: this.opts.origin ?? 'extension', settings, config, labels, job: null, dataset: { train: train.record, ...(validation ? { validation: validation.record } : {}) } });
     const sink = new RunSink(dir);
     const watch = new RunWatch(this, sink, record, settings, this.opts);
     const done = watch.guard(watch.run({ train: train.data, ...(validation ? { validation: validation.data } : {}) }));
@@ -298,19 +309,7 @@ export class VertexBackend implements TuningBackend {
       epoch_count: hp.epochCount !== undefined ? Number(hp.epochCount) : null, learning_rate_multiplier: hp.learningRateMultiplier ?? null,
       adapter_size: adapter !== undefined ? Number(adapter) : null, tuned_model_display_name: displayName, project: resolved.project, location: resolved.location, bucket: resolved.bucket,
     };
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-    const record: VertexRunRecord = {
-      id, created: created.toISOString(), backend: 'vertex', origin: this.opts.origin ?? 'extension', mode: 'train', model,
-      vertex: {
-        project: resolved.project, location: resolved.location, bucket: resolved.bucket, api_endpoint: resolved.apiEndpoint, storage_endpoint: resolved.storageEndpoint,
-        ...(resolved.tokenEndpoint ? { token_endpoint: resolved.tokenEndpoint } : {}),
-        poll_interval_seconds: resolved.pollIntervalSeconds ?? DEFAULT_POLL_SECONDS, tuned_model_display_name: displayName,
-        hyper_parameters: { epoch_count: config.epoch_count, learning_rate_multiplier: config.learning_rate_multiplier, adapter_size: config.adapter_size },
-        labels: { ...(job.labels ?? {}) }, job: jobName,
-      },
-      dataset: { train, ...(validation !== undefined ? { validation } : {}) },
-    };
-    writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
+    const record = writeRunFiles(dir, { id, created, origin: this.opts.origin ?? 'extension', settings: resolved, config, labels: { ...(job.labels ?? {}) }, job: jobName, dataset: { train, ...(validation !== undefined ? { validation } : {}) } });
     sink = new RunSink(dir);
     for (const line of early) sink.log(line);
     sink.emit({

@@ -2,16 +2,17 @@
  * A dataset made ready for Vertex AI: every sample in Vertex's Gemini format (converted with
  * core/convert.ts when the file holds another format; a line already in it is kept as written),
  * then checked against the limits the target profile of the model documents (core/targets.ts: tokens
- * per example, validation examples, file size). A sample that breaks a limit or cannot be converted
- * refuses the run, naming its lines: Vertex would reject the file, after the upload.
+ * per example, validation examples, file size). A sample over a limit refuses the run, naming its
+ * lines: Vertex would reject the file after the upload (or cut the sample). Lines that are no sample
+ * at all (broken JSON, no model turn, not writable in Vertex's format) are left out and listed.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { convertSample, toConversation } from '../../core/convert';
-import { detectFormat, type FormatId } from '../../core/formats';
+import { convertSample } from '../../core/convert';
+import type { FormatId } from '../../core/formats';
 import { findTarget, type TargetProfile } from '../../core/targets';
 import { estimateSampleTokens } from '../../core/tokens';
-import type { LineNote } from '../../core/trainingData';
+import { datasetLines, type LineNote } from '../../core/trainingData';
 import { countSample } from '../../tokenize/counters';
 import { VertexSetupError } from './settings';
 
@@ -67,7 +68,6 @@ export function prepareVertexDataset(file: string, split: 'training' | 'validati
     throw new VertexSetupError(`cannot read the ${split} file ${file}: ${(err as Error).message}`);
   }
   const target = vertexTarget(model);
-  const rows = bytes.toString('utf8').replace(/^\uFEFF/, '').split('\n');
   const out: string[] = [];
   const formats = new Set<FormatId>();
   const broken: LineNote[] = [];
@@ -75,29 +75,13 @@ export function prepareVertexDataset(file: string, split: 'training' | 'validati
   const tooLong: { line: number; tokens: number }[] = [];
   let converted = false;
   const exact = opts.countTokens ?? ((texts: readonly string[]) => countSample('gemma3', texts));
-  for (let i = 0; i < rows.length; i++) {
-    const raw = rows[i]!.replace(/\r$/, '');
-    if (raw.trim() === '') continue;
-    const line = i + 1;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      broken.push({ line, reason: 'not valid JSON' });
+  for (const l of datasetLines(bytes.toString('utf8'), opts.pinnedFormat)) {
+    if ('problem' in l) {
+      broken.push({ line: l.line, reason: l.problem });
       continue;
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      broken.push({ line, reason: 'not a JSON object' });
-      continue;
-    }
-    const sample = value as Record<string, unknown>;
-    const format = opts.pinnedFormat ?? detectFormat(sample);
-    if (format === undefined) {
-      broken.push({ line, reason: 'in no known dataset format' });
-      continue;
-    }
+    const { line, raw, value: sample, format, conv } = l;
     formats.add(format);
-    const conv = toConversation(format, sample);
     if (!conv.turns.some((t) => t.role === 'model')) {
       broken.push({ line, reason: 'has no model turn to learn from' });
       continue;
