@@ -231,7 +231,10 @@ export interface EvaluationConfig {
   readonly api_endpoint?: string;
 }
 
-export interface EvaluationRunRequest {
+/** What an evaluation asks of the model (the same as the evaluation itself is run with). */
+type AskedOf = Pick<EvaluateOptions, 'model' | 'judgeModel' | 'metric' | 'threshold' | 'concurrency' | 'temperature'>;
+
+export interface EvaluationRunRequest extends AskedOf {
   /** The file whose samples are evaluated. */
   readonly file: string;
   /**
@@ -243,12 +246,6 @@ export interface EvaluationRunRequest {
   readonly pinnedFormat?: FormatId;
   readonly runsDir: string;
   readonly origin: 'cli' | 'extension';
-  readonly model: string;
-  readonly judgeModel?: string;
-  readonly metric?: Metric;
-  readonly threshold?: number;
-  readonly concurrency?: number;
-  readonly temperature?: number;
   /** Where the model runs (kept in config.json; never credentials). */
   readonly project?: string;
   readonly location?: string;
