@@ -3,7 +3,7 @@
 // Application Default Credentials of the gcloud kind (authorized_user), refreshed at the fake's
 // token endpoint; every request the extension sends is recorded and checked here.
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { Frame } from 'playwright-core';
@@ -22,7 +22,9 @@ describe('a Vertex AI tuning run in VS Code', () => {
   let frame: Frame;
 
   before(async () => {
-    fake = await startFakeGoogleCloud({ projects: [PROJECT], buckets: [BUCKET], refreshTokens: ['e2e-refresh-token'] });
+    // Tokens that live a minute: google-auth-library renews any that expire within five, so each
+    // check of the credentials goes to the token endpoint (and a revoked login shows at once).
+    fake = await startFakeGoogleCloud({ projects: [PROJECT], buckets: [BUCKET], refreshTokens: ['e2e-refresh-token'], tokenLifetimeSeconds: 60 });
     fake.script({ steps: 6, pendingTicks: 1, stepsPerTick: 1 });
     workspace = scratchWorkspace('vertex');
     cpSync(join(repo, 'samples', 'gemini'), workspace, { recursive: true });
@@ -64,6 +66,19 @@ describe('a Vertex AI tuning run in VS Code', () => {
     assert.equal(await value('bucket'), `gs://${BUCKET}/sft`);
     assert.equal(await frame.locator('[data-field="project"]').isHidden(), false, 'the Vertex fields show');
     assert.equal(await frame.locator('[data-field="batchSize"]').isHidden(), true, 'the local fields hide');
+  });
+
+  step('a revoked login: one message with the command that fixes it, and no run folder', async () => {
+    fake.tokens.refreshTokens.delete('e2e-refresh-token');
+    try {
+      await frame.locator('#launch-anyway:not([hidden])').click();
+      await frame.waitForFunction(() => (document.querySelector('#notice') as HTMLElement | null)?.dataset.level === 'error');
+      assert.match((await frame.locator('#notice').textContent()) ?? '', /gcloud auth application-default login/);
+      assert.equal(existsSync(join(workspace, '.sft-studio', 'runs')) ? readdirSync(join(workspace, '.sft-studio', 'runs')).length : 0, 0);
+      assert.equal(fake.requestsTo(`/v1/projects/${PROJECT}/locations/${LOCATION}/tuningJobs`, 'POST').length, 0, 'nothing was sent');
+    } finally {
+      fake.tokens.refreshTokens.add('e2e-refresh-token');
+    }
   });
 
   step('launched, the job is uploaded, created, polled to SUCCEEDED, and its curves are plotted', async () => {

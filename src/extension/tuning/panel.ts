@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunSetupError } from '../../backends/local/runner';
-import { VertexSetupError } from '../../backends/vertex';
+import { checkVertexAccess, CredentialsError, VertexSetupError } from '../../backends/vertex';
 import type { RunHandle, StartRequest } from '../../backends/types';
 import { localAdvice, localFormAdvice, TINY_MODEL } from '../../core/advice';
 import { pairedValidationFile } from '../../core/leakage';
@@ -253,13 +253,21 @@ export class TuningPanel implements vscode.Disposable {
     const validationFile = form.validationFile === '' ? undefined : path.resolve(path.dirname(this.dataset.fsPath), form.validationFile);
     try {
       const label = `${form.model} on ${path.basename(trainFile)}`;
-      const run = form.backend === 'vertex'
-        ? this.manager.start('vertex', { trainFile, validationFile, runsDir, config: { mode: 'train', model: form.model.trim() }, vertex: vertexStartOptions(form, this.dataset) }, label)
-        : this.manager.start('local', { trainFile, validationFile, runsDir, config: configFromForm(form), python: (await resolveInterpreter(this.dataset)).path }, label);
+      let run;
+      if (form.backend === 'vertex') {
+        const vertex = vertexStartOptions(form, this.dataset);
+        // Settings and credentials first: a run that cannot reach Google makes no run folder, just one message with the fix.
+        this.post({ type: 'notice', level: 'info', text: 'Checking the Google Cloud credentials…' });
+        await checkVertexAccess(vertex);
+        run = this.manager.start('vertex', { trainFile, validationFile, runsDir, config: { mode: 'train', model: form.model.trim() }, vertex }, label);
+      } else {
+        run = this.manager.start('local', { trainFile, validationFile, runsDir, config: configFromForm(form), python: (await resolveInterpreter(this.dataset)).path }, label);
+      }
       this.post({ type: 'notice', level: 'info', text: `Run ${run.handle.id} started.` });
       this.follow(run.handle, run.label);
     } catch (err) {
-      this.post({ type: 'notice', level: 'error', text: err instanceof RunSetupError || err instanceof VertexSetupError ? err.message : `Could not start the run: ${(err as Error).message}` });
+      const known = err instanceof RunSetupError || err instanceof VertexSetupError || err instanceof CredentialsError;
+      this.post({ type: 'notice', level: 'error', text: known ? err.message : `Could not start the run: ${(err as Error).message}` });
     }
   }
 
