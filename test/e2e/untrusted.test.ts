@@ -35,10 +35,12 @@ describe('an untrusted workspace', () => {
     assert.equal(existsSync(join(workspace, '.sft-studio')), false);
   });
 
-  step('Evaluate Base Model is not offered: it would send the samples, with the credentials, where the workspace\'s settings say', async () => {
+  step('Evaluate Base Model and Open Vertex AI Tuning Job are not offered: they would send the samples, with the credentials, where the workspace\'s settings say', async () => {
     await openFile(vs.page, 'train.jsonl');
     const titles = await paletteTitles(vs.page, 'Evaluate Base Model');
     assert.ok(!titles.includes('SFT Studio: Evaluate Base Model'), titles.join('\n'));
+    const vertexTitles = await paletteTitles(vs.page, 'Vertex AI Tuning Job');
+    assert.ok(!vertexTitles.includes('SFT Studio: Open Vertex AI Tuning Job…'), vertexTitles.join('\n'));
     // The same search lists a command that is allowed, so the palette did look (the trusted suite, evaluate.test.ts, finds this one).
     assert.ok((await paletteTitles(vs.page, 'Start Tuning Run')).includes('SFT Studio: Start Tuning Run'));
     assert.equal(existsSync(join(workspace, '.sft-studio')), false);
