@@ -423,6 +423,62 @@ describe('Vertex tuning runs', { timeout: 20_000 }, () => {
   });
 });
 
+describe('Vertex metrics that cannot be read', { timeout: 20_000 }, () => {
+  test('no permission on the experiment (403): said once, the job is watched on and the run ends as the job does', async () => {
+    const f = files();
+    fake.script({ steps: 3, pendingTicks: 0 });
+    fake.fail({ method: 'GET', path: /metadataStores\/default\/contexts/, status: 403, times: Infinity });
+    const handle = start(backend(), f);
+    const summary = await handle.done;
+    assert.equal(summary.status, 'completed', 'the job succeeded: so did the run');
+    assert.ok(summary.job?.tuned_model?.endpoint, 'the tuned model is known');
+    const warnings = readRunEvents(handle.dir).filter((e) => e.event === 'warning' && e.code === 'metrics');
+    assert.equal(warnings.length, 2, 'one warning for the failure, one for the steps it could not show');
+    assert.match((warnings[0] as { text: string }).text, /metrics cannot be read from Vertex AI TensorBoard \(.*403/);
+  });
+
+  test('TensorBoard down (500 on every read) when the job ends: the run still ends, after a few more looks, saying what is missing', async () => {
+    const f = files();
+    fake.script({ steps: 3, pendingTicks: 0 });
+    const broken = fake.fail({ method: 'GET', path: /:read/, status: 500, times: Infinity });
+    const handle = start(backend(), f);
+    const summary = await handle.done;
+    assert.equal(summary.status, 'completed');
+    assert.ok(broken.hits > 0);
+    const texts = readRunEvents(handle.dir).flatMap((e) => (e.event === 'warning' && e.code === 'metrics' ? [e.text] : []));
+    assert.match(texts[texts.length - 1]!, /metrics reach step 0 of 3/);
+  });
+});
+
+describe('Vertex run folders are workspace content', { timeout: 20_000 }, () => {
+  test('reattach sends nothing where the workspace is not trusted, and never takes the token endpoint from run.json', async () => {
+    const f = files();
+    fake.script({ steps: 4, pendingTicks: 0, outcome: 'hold' });
+    let stopped!: () => void;
+    const hostGone = new Promise<void>((r) => (stopped = r));
+    let frozen = false;
+    const first = backend({ sleep: () => (frozen ? (stopped(), new Promise<void>(() => undefined)) : new Promise((r) => setImmediate(r))) });
+    const handle = start(first, f);
+    await until(handle, (e) => e.event === 'job' && e.state === 'JOB_STATE_RUNNING');
+    frozen = true;
+    await hostGone;
+    // A run.json that names a token endpoint of someone else's.
+    const file = path.join(handle.dir, 'run.json');
+    const record = JSON.parse(readFileSync(file, 'utf8')) as VertexRunRecord;
+    writeFileSync(file, JSON.stringify({ ...record, vertex: { ...record.vertex, token_endpoint: 'https://attacker.invalid/token' } }));
+    const sent = fake.requests.length;
+    assert.equal(backend({ trusted: () => false }).reattach(handle.dir), undefined, 'not trusted: not watched');
+    assert.equal(fake.requests.length, sent, 'nothing sent');
+    let seen: string | undefined;
+    const trusted = backend({ trusted: () => true, credentials: async (s) => ((seen = s.tokenEndpoint), staticCredentials()) });
+    const again = trusted.reattach(handle.dir)!;
+    await until(again, (e) => e.event === 'metrics');
+    again.cancel();
+    await again.done;
+    assert.equal(seen, undefined, 'the token endpoint of run.json is not used');
+  });
+});
+
 describe('Vertex runs without credentials for a while', { timeout: 20_000 }, () => {
   test('reopened without credentials: the run stays open (said once), and resumes once they are back', async () => {
     const f = files();

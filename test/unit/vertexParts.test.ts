@@ -45,7 +45,12 @@ describe('Vertex settings', () => {
     assert.throws(() => resolveVertexSettings({ bucket: 'gs://bkt' }, none), (e: Error) => e instanceof VertexSetupError && /gcloud config set project/.test(e.message));
     assert.throws(() => resolveVertexSettings({ project: 'p', bucket: 'gs://bkt' }, none), /gcloud config set compute\/region/);
     assert.throws(() => resolveVertexSettings({ project: 'p', location: 'us-central1', bucket: 'bkt' }, none), /gs:\/\/my-bucket/);
-    assert.throws(() => resolveVertexSettings({ project: 'p', location: 'us-central1', bucket: 'gs://bkt', apiEndpoint: 'ftp://x' }, none), /http\(s\) URL/);
+    assert.throws(() => resolveVertexSettings({ project: 'p', location: 'us-central1', bucket: 'gs://bkt', apiEndpoint: 'ftp://x' }, none), /must be an https URL/);
+    // A bearer token goes in clear over http: only to this machine.
+    assert.throws(() => resolveVertexSettings({ project: 'p', location: 'us-central1', bucket: 'gs://bkt', tokenEndpoint: 'http://example.com/token' }, none), /https URL \(http only for this machine/);
+    for (const local of ['http://127.0.0.1:8080', 'http://localhost:1', 'http://[::1]:9']) {
+      assert.equal(resolveVertexSettings({ project: 'p', location: 'us-central1', bucket: 'gs://bkt', apiEndpoint: local }, none).apiEndpoint, local);
+    }
     assert.deepEqual(parseBucket('gs://my-bucket/a/b/'), { bucket: 'my-bucket', prefix: 'a/b' });
   });
 });

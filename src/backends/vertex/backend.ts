@@ -22,6 +22,8 @@ import { uploadDataset } from './storage';
 import { defaultSleep, describeError, HttpError, type Fetch, type RetryNote, type RetryOptions } from './transport';
 
 export const DEFAULT_POLL_SECONDS = 30;
+/** Looks at TensorBoard after a job ended while its last steps' metrics are not there yet. */
+const FINAL_METRIC_LOOKS = 3;
 
 /** run.json of a Vertex AI run. */
 export interface VertexRunRecord {
@@ -79,6 +81,11 @@ export interface VertexBackendOptions {
   readonly upload?: { readonly resumableThreshold?: number; readonly chunkBytes?: number };
   /** Longest wait between two polls while nothing changes (default: 10 × the interval, at most 10 minutes). */
   readonly maxPollSeconds?: number;
+  /**
+   * Whether the run folders may be acted on (the editor: the workspace is trusted). Where it says
+   * no, reattach watches nothing: a run.json could name any endpoint to send credentials to.
+   */
+  readonly trusted?: () => boolean;
   /** Waits between polls (tests). */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly fetch?: Fetch;
@@ -240,12 +247,14 @@ export class VertexBackend implements TuningBackend {
     } catch {
       return undefined;
     }
+    // run.json is workspace content: its endpoints are used only where the workspace is trusted,
+    // and a refresh token is only ever sent to the token endpoint of the settings of now.
+    if (this.opts.trusted !== undefined && !this.opts.trusted()) return undefined;
     const now = this.opts.settings?.() ?? {};
     const v = record.vertex;
     const settings = resolveVertexSettings({
       project: v.project, location: v.location, bucket: v.bucket, apiEndpoint: v.api_endpoint, storageEndpoint: v.storage_endpoint,
       pollIntervalSeconds: v.poll_interval_seconds,
-      ...(v.token_endpoint ? { tokenEndpoint: v.token_endpoint } : {}),
       ...(now.tokenEndpoint ? { tokenEndpoint: now.tokenEndpoint } : {}),
       ...(now.accessToken ? { accessToken: now.accessToken } : {}),
     }, this.opts.env ?? process.env, { bucket: 'optional' }); // a watch uploads nothing (and a job opened from elsewhere has no bucket of ours)
@@ -533,15 +542,16 @@ class RunWatch {
         const terminal = isTerminal(job);
         if (job.experiment && (job.state === 'JOB_STATE_RUNNING' || terminal)) {
           reader ??= new JobMetricsReader(client, job.experiment);
-          const points = await reader.read();
-          const fresh = newMetricsEvents(points, this.state.reported, terminal);
-          for (const e of fresh) this.sink.emit(e);
-          const top = fresh.reduce((m, e) => (e.split === 'train' ? Math.max(m, e.step) : m), this.state.maxStep);
-          if (top > this.state.maxStep) {
-            this.state.maxStep = top;
-            this.emitProgress();
+          if (await this.readMetrics(reader, terminal)) changed = true;
+          // The last points may land in TensorBoard after the job ends: a few more looks, then the end anyway.
+          const succeeded = job.state === 'JOB_STATE_SUCCEEDED';
+          for (let look = 1; succeeded && look <= FINAL_METRIC_LOOKS && this.state.maxStep < this.state.totalSteps; look++) {
+            await sleep(base, this.aborter.signal).catch(() => undefined);
+            await this.readMetrics(reader, terminal);
           }
-          if (fresh.length > 0) changed = true;
+          if (succeeded && this.state.maxStep < this.state.totalSteps) {
+            this.sink.emit({ event: 'warning', time: now(), text: `the job's metrics reach step ${this.state.maxStep} of ${this.state.totalSteps}: the rest could not be read from Vertex AI TensorBoard`, code: 'metrics' });
+          }
         }
         if (terminal) return this.end(job, ev);
       } catch (err) {
@@ -559,6 +569,35 @@ class RunWatch {
         this.sink.log(`reading the job failed: ${describeError(err)}; trying again`);
       }
     }
+  }
+
+  private metricsWarned = false;
+
+  /**
+   * New metric points, as events; true when there were some. A failure to read them (no TensorBoard
+   * permission, the service down) is said once and never decides the run: the job goes on.
+   */
+  private async readMetrics(reader: JobMetricsReader, terminal: boolean): Promise<boolean> {
+    let points;
+    try {
+      points = await reader.read();
+    } catch (err) {
+      if (err instanceof CredentialsError) throw err;
+      this.sink.log(`reading the metrics failed: ${describeError(err)}`);
+      if (!this.metricsWarned) {
+        this.metricsWarned = true;
+        this.sink.emit({ event: 'warning', time: now(), text: `the metrics cannot be read from Vertex AI TensorBoard (${describeError(err)}); the job is watched on without its curves`, code: 'metrics' });
+      }
+      return false;
+    }
+    const fresh = newMetricsEvents(points, this.state.reported, terminal);
+    for (const e of fresh) this.sink.emit(e);
+    const top = fresh.reduce((m, e) => (e.split === 'train' ? Math.max(m, e.step) : m), this.state.maxStep);
+    if (top > this.state.maxStep) {
+      this.state.maxStep = top;
+      this.emitProgress();
+    }
+    return fresh.length > 0;
   }
 
   private emitProgress(): void {

@@ -142,7 +142,9 @@ export function resolveVertexSettings(s: VertexSettings, env: NodeJS.ProcessEnv 
     } catch {
       throw new VertexSetupError(`the ${name} "${url}" is not a URL`);
     }
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new VertexSetupError(`the ${name} must be an http(s) URL, not "${url}"`);
+    // Requests carry a bearer token (and the token endpoint a refresh token): plain http only to this machine.
+    const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(u.hostname);
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) throw new VertexSetupError(`the ${name} must be an https URL (http only for this machine: localhost, 127.0.0.1), not "${url}"`);
   }
   return { ...s, project, location, bucketName: bucket, prefix, apiEndpoint, storageEndpoint };
 }

@@ -32,7 +32,11 @@ function datasetOf(uri: unknown): vscode.Uri | undefined {
 export function registerTuning(c: Owner, extension: vscode.ExtensionContext): void {
   const backend = new LocalBackend({ python: () => 'python3', trainerDir: extension.asAbsolutePath('trainer') });
   // A Vertex AI run re-attached after a reload takes the token endpoint of now (it is not kept in run.json).
-  const vertex = new VertexBackend({ origin: 'extension', settings: () => ({ ...(vertexSettingsFor(undefined).tokenEndpoint ? { tokenEndpoint: vertexSettingsFor(undefined).tokenEndpoint } : {}) }) });
+  // Nothing is watched from an untrusted workspace: its run.json files could name any endpoint.
+  const vertex = new VertexBackend({
+    origin: 'extension', trusted: () => vscode.workspace.isTrusted,
+    settings: () => ({ ...(vertexSettingsFor(undefined).tokenEndpoint ? { tokenEndpoint: vertexSettingsFor(undefined).tokenEndpoint } : {}) }),
+  });
   const manager = c.push(new RunManager({ local: backend, vertex }));
   const runs = c.push(new RunsView(manager));
   const tree = c.push(vscode.window.createTreeView('sftStudio.runs', { treeDataProvider: runs, canSelectMany: true, showCollapseAll: false }));
@@ -78,6 +82,13 @@ export function registerTuning(c: Owner, extension: vscode.ExtensionContext): vo
       return;
     }
     await openVertexJob(datasetOf(undefined), async (jobName, settings) => {
+      // A job this window already follows is shown, not watched a second time.
+      const known = listRuns(runsDir).find((r) => r.record.backend === 'vertex' && r.summary.job?.name === jobName);
+      const active = known !== undefined ? manager.attach(known.dir) : undefined;
+      if (known !== undefined && active !== undefined) {
+        panelOfRun(known)?.showRun(known.id);
+        return;
+      }
       const handle = await vertex.openJob(jobName, runsDir, settings);
       const item = readRun(handle.dir);
       manager.open(handle, item ? `${item.record.model} on ${path.basename(item.record.dataset.train.path)}` : handle.id);
@@ -166,10 +177,12 @@ export function registerTuning(c: Owner, extension: vscode.ExtensionContext): vo
 
   // A run an earlier window started and that still goes on shows up in the view as running;
   // opening it re-attaches. Nothing to do here but make sure the view reads the folders.
-  void Promise.resolve().then(() => {
+  const attachRunning = () => {
     for (const f of vscode.workspace.workspaceFolders ?? []) {
       for (const r of listRuns(path.join(f.uri.fsPath, '.sft-studio', 'runs'))) if (r.status === 'running') manager.attach(r.dir);
     }
     runs.refresh();
-  });
+  };
+  void Promise.resolve().then(attachRunning);
+  c.push(vscode.workspace.onDidGrantWorkspaceTrust(attachRunning));
 }

@@ -219,14 +219,20 @@ export class TuningPanel implements vscode.Disposable {
         this.showRun(m.runId);
         break;
       case 'tryIt': {
+        // Always an answer, so the page never waits on one: the models' texts, or why there are none.
+        const none = (error: string) => ({ base: { model: 'base model', text: null, error }, tuned: { model: 'tuned model', text: null, error } });
         const runsDir = this.manager.runsDir(this.dataset);
-        if (runsDir === undefined || !vscode.workspace.isTrusted) break;
-        try {
-          const answers = await tryIt(path.join(runsDir, m.runId), m.prompt, this.dataset);
-          this.post({ type: 'tryItResult', runId: m.runId, prompt: m.prompt, ...answers });
-        } catch (err) {
-          this.post({ type: 'notice', level: 'error', text: `Try it: ${(err as Error).message}` });
+        let answers;
+        if (!vscode.workspace.isTrusted) answers = none('this workspace is not trusted: nothing is sent to Google Cloud from it');
+        else if (runsDir === undefined) answers = none('open a folder: runs are kept in its .sft-studio/runs');
+        else {
+          try {
+            answers = await tryIt(path.join(runsDir, m.runId), m.prompt, this.dataset);
+          } catch (err) {
+            answers = none((err as Error).message);
+          }
         }
+        this.post({ type: 'tryItResult', runId: m.runId, prompt: m.prompt, ...answers });
         break;
       }
     }

@@ -44,6 +44,9 @@ export class RunManager implements vscode.Disposable {
     const id = path.basename(dir);
     const mine = this.active.get(id);
     if (mine !== undefined) return mine;
+    // A run folder is workspace content (a pid to signal, endpoints to send credentials to): an
+    // untrusted workspace's runs are shown as kept, never acted on.
+    if (!vscode.workspace.isTrusted) return undefined;
     const item = readRun(dir);
     const backend = item?.record.backend === 'vertex' ? this.backends.vertex : this.backends.local;
     const handle = backend.reattach(dir);
