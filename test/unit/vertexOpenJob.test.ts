@@ -59,7 +59,7 @@ describe('opening a job started elsewhere', () => {
     const name = await createElsewhere('gs://elsewhere/d/train.jsonl');
     fake.fail({ method: 'GET', path: /alt=media/, status: 403, times: Infinity });
     const handle = await new VertexBackend({ origin: 'cli' }).openJob(name, dir, settings());
-    await handle.done;
+    assert.equal((await handle.done).status, 'completed', 'watched to its end without its data');
     const warnings = readRunEvents(handle.dir).filter((e) => e.event === 'warning').map((e) => (e as { text: string }).text);
     assert.deepEqual(warnings, ['could not copy the data (gs://elsewhere/d/train.jsonl: HTTP 403); the run shows without it']);
     const item = readRun(handle.dir)!;

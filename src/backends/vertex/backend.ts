@@ -14,7 +14,7 @@ import { Replay, type RunHandle, type StartRequest, type TuningBackend } from '.
 import { CredentialsError, loadCredentials, type Credentials } from './auth';
 import { ADAPTER_SIZES, VertexClient, type TuningJob } from './client';
 import { copyJobData } from './jobData';
-import { prepareVertexDataset, type PrepareOptions, type VertexDatasetRecord } from './dataset';
+import { prepareVertexDataset, vertexTarget, type PrepareOptions, type VertexDatasetRecord } from './dataset';
 import { createJobOnce, DATASET_LABEL, findJobByLabel, isTerminal, jobEvent, jobFingerprint, labelValue, RUN_LABEL, runLabelValue, runStatusOf, type CreateOptions } from './jobs';
 import { JobMetricsReader, newMetricsEvents } from './metrics';
 import { resolveVertexSettings, VertexSetupError, type ResolvedVertexSettings, type VertexSettings, type VertexStartOptions } from './settings';
@@ -425,6 +425,9 @@ class RunWatch {
       config: JSON.parse(readFileSync(path.join(this.sink.dir, 'config.json'), 'utf8')) as Record<string, unknown>,
       samples: { train: r.dataset.train.samples, validation: r.dataset.validation?.samples ?? 0, too_long: 0 },
     });
+    if (vertexTarget(r.model) === undefined) {
+      this.sink.emit({ event: 'warning', time: now(), text: `SFT Studio knows no documented limits for ${r.model} (tokens per example, validation examples, file size): the data was not checked against them; Vertex AI will check it after the upload`, code: 'limits' });
+    }
     for (const [label, d] of [['training', r.dataset.train], ['validation', r.dataset.validation]] as const) {
       if (d?.converted) this.sink.emit({ event: 'warning', time: now(), text: `the ${label} file is ${d.formats.join(', ')}: converted to Vertex's Gemini format for this run (data/)`, code: 'converted' });
       if (d?.skipped !== undefined && d.skipped.length > 0) {
