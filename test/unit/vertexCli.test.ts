@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { readRunEvents } from '../../src/core/runStore';
+import { VertexBackend } from '../../src/backends/vertex';
 import { startFakeGoogleCloud, type FakeGoogleCloud } from '../fakes/googleCloud';
 import { BIN, cli, vertex } from './helpers';
 
@@ -134,5 +135,64 @@ describe('sft-studio tune --backend vertex', { timeout: 60_000 }, () => {
     assert.equal(job!.state, 'JOB_STATE_CANCELLED');
     assert.match(stderr, /cancelling the Vertex AI tuning job/);
     assert.match(stderr, /^cancelled: /m);
+  });
+
+  test('a run the CLI watches, opened elsewhere (the editor): followed, not polled twice; its Cancel goes to Vertex AI; when the CLI is gone, the watch moves here', async () => {
+    const d = dataset();
+    fake.script({ steps: 1000, pendingTicks: 0, outcome: 'hold' });
+    const spawnCli = (data: { train: string; runs: string }) => {
+      const child = spawn(process.execPath, [BIN, ...args(data, ['--access-token', TOKEN])], { env: env() });
+      let stderr = '';
+      const running = new Promise<void>((resolve) => {
+        child.stderr.on('data', (b: Buffer) => {
+          stderr += b.toString();
+          if (/: running/.test(stderr)) resolve();
+        });
+      });
+      return { child, running, exited: new Promise<number | null>((resolve) => child.on('close', resolve)), stderr: () => stderr };
+    };
+    const first = spawnCli(d);
+    await first.running;
+    const [id] = readdirSync(d.runs);
+    const dir = path.join(d.runs, id!);
+    assert.equal(Number(readFileSync(path.join(dir, 'watcher'), 'utf8')), first.child.pid, 'the CLI holds the watch');
+    // Polls here every 10 ms once the watch is taken over (the wait ends early when woken).
+    const sleep = (_ms: number, signal?: AbortSignal) => new Promise<void>((r) => {
+      const t = setTimeout(r, 10);
+      signal?.addEventListener('abort', () => (clearTimeout(t), r()));
+    });
+    const here = new VertexBackend({ origin: 'extension', settings: () => ({ accessToken: TOKEN }), sleep });
+    const followed = here.reattach(dir)!;
+    // Kill the CLI without a word (as a closed terminal does): this side takes the watch over.
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const [job] = [...fake.jobs.values()];
+    const polls = () => fake.requestsTo(`/v1/${job!.name}`, 'GET').length;
+    const before = polls();
+    await fake.waitForRequest(`/v1/${job!.name}`, { method: 'GET', count: before + 2, timeoutMs: 10_000 });
+    followed.cancel();
+    const summary = await followed.done;
+    assert.equal(summary.status, 'cancelled');
+    assert.equal(fake.requestsTo(`/v1/${job!.name}:cancel`, 'POST').length, 1);
+    const events = readRunEvents(dir);
+    const keys = events.flatMap((e) => (e.event === 'metrics' ? [`${e.split}:${e.step}`] : []));
+    assert.equal(new Set(keys).size, keys.length, `no step twice: ${keys.join(' ')}`);
+    assert.equal(events.filter((e) => e.event === 'finished').length, 1);
+    assert.equal(existsSync(path.join(dir, 'watcher')), false, 'the watch is released at the end');
+
+    // While a live CLI watches, another opener only follows: no poll of its own, and its Cancel asks Vertex AI.
+    const d2 = dataset();
+    const second = spawnCli(d2);
+    await second.running;
+    const [id2] = readdirSync(d2.runs);
+    const dir2 = path.join(d2.runs, id2!);
+    const watcherOf = Number(readFileSync(path.join(dir2, 'watcher'), 'utf8'));
+    assert.equal(watcherOf, second.child.pid);
+    const follower = new VertexBackend({ origin: 'extension', settings: () => ({ accessToken: TOKEN }) }).reattach(dir2)!;
+    follower.cancel();
+    assert.equal(await second.exited, 130, second.stderr());
+    assert.equal((await follower.done).status, 'cancelled', 'the follower saw the CLI write the end');
+    const events2 = readRunEvents(dir2);
+    assert.equal(events2.filter((e) => e.event === 'finished').length, 1, 'one writer');
   });
 });

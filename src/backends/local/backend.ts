@@ -2,10 +2,11 @@
  * The local backend: the Python trainer as a child process, kept alive across window reloads by a
  * lease file the editor touches, and re-attached by reading the run's events.jsonl.
  */
-import { appendFileSync, closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, utimesSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { readRun, readRunEvents, runProcessAlive, writeFileAtomic } from '../../core/runStore';
-import { parseTrainerEvent, summarizeEvents, type RunSummary, type TrainerEvent } from '../../core/runs';
+import { summarizeEvents, type RunSummary, type TrainerEvent } from '../../core/runs';
+import { followEvents } from '../follow';
 import { Replay, type RunHandle, type StartRequest, type TuningBackend } from '../types';
 import { launch, prepareRun } from './runner';
 
@@ -84,66 +85,25 @@ export class LocalBackend implements TuningBackend {
     this.holdLease(lease);
     const log = new Replay<TrainerEvent>();
     const file = path.join(dir, 'events.jsonl');
-    let offset = 0;
-    let rest = '';
-    const readMore = () => {
-      if (!existsSync(file)) return;
-      const size = statSync(file).size;
-      if (size <= offset) return;
-      const fd = openSync(file, 'r');
-      const buf = Buffer.alloc(size - offset);
-      readSync(fd, buf, 0, buf.length, offset);
-      closeSync(fd);
-      offset = size;
-      const text = rest + buf.toString('utf8');
-      const lines = text.split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line.trim() === '') continue;
-        try {
-          const parsed = parseTrainerEvent(JSON.parse(line));
-          if ('event' in parsed) log.push(parsed.event);
-        } catch {
-          // not an event line
+    // The trainer is not our child after a reload: its end is noticed by its pid.
+    const done = followEvents(dir, (e) => log.push(e), () => runProcessAlive(dir)).then((how): RunSummary => {
+      if (how === 'gone') {
+        const now = new Date().toISOString();
+        const last: TrainerEvent[] = [
+          { event: 'error', time: now, kind: 'exit', message: 'the trainer stopped without finishing', hint: `the events up to then are kept; see ${path.join(dir, 'trainer.log')}` },
+          { event: 'finished', time: now, status: 'failed', adapter: null },
+        ];
+        for (const e of last) {
+          appendFileSync(file, JSON.stringify(e) + '\n');
+          log.push(e);
         }
       }
-    };
-    readMore();
-    let watcher: FSWatcher | undefined;
-    const done = new Promise<RunSummary>((resolve) => {
-      let ended = false;
-      const finish = () => {
-        if (ended) return;
-        ended = true;
-        readMore();
-        watcher?.close();
-        clearInterval(alive);
-        if (!log.all.some((e) => e.event === 'finished')) {
-          const now = new Date().toISOString();
-          const last: TrainerEvent[] = [
-            { event: 'error', time: now, kind: 'exit', message: 'the trainer stopped without finishing', hint: `the events up to then are kept; see ${path.join(dir, 'trainer.log')}` },
-            { event: 'finished', time: now, status: 'failed', adapter: null },
-          ];
-          for (const e of last) {
-            appendFileSync(file, JSON.stringify(e) + '\n');
-            log.push(e);
-          }
-        }
-        rmSync(path.join(dir, 'pid'), { force: true });
-        this.releaseLease(lease);
-        log.close();
-        const summary = summarizeEvents(readRunEvents(dir));
-        writeFileAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-        resolve(summary);
-      };
-      watcher = watch(file, () => {
-        readMore();
-        if (log.all.some((e) => e.event === 'finished')) finish();
-      });
-      // The trainer is not our child after a reload: notice its end by its pid.
-      const alive = setInterval(() => {
-        if (!runProcessAlive(dir)) finish();
-      }, 1000);
+      rmSync(path.join(dir, 'pid'), { force: true });
+      this.releaseLease(lease);
+      log.close();
+      const summary = summarizeEvents(readRunEvents(dir));
+      writeFileAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+      return summary;
     });
     const cancel = () => {
       try {

@@ -5,11 +5,12 @@
  * `warning`, `error`, `finished`. The job goes on without us: after a window reload `reattach`
  * replays events.jsonl and goes on polling the job named in run.json.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runId, summarizeEvents, type JobEvent, type RunSummary, type TrainerEvent } from '../../core/runs';
 import { listRuns, readRun, readRunEvents, writeFileAtomic } from '../../core/runStore';
 import { RunSetupError } from '../local/runner';
+import { followEvents, pidAlive, pidIn } from '../follow';
 import { Replay, type RunHandle, type StartRequest, type TuningBackend } from '../types';
 import { CredentialsError, loadCredentials, type Credentials } from './auth';
 import { ADAPTER_SIZES, VertexClient, type TuningJob } from './client';
@@ -252,12 +253,15 @@ export class VertexBackend implements TuningBackend {
     if (this.opts.trusted !== undefined && !this.opts.trusted()) return undefined;
     const now = this.opts.settings?.() ?? {};
     const v = record.vertex;
-    const settings = resolveVertexSettings({
+    const resolve = () => resolveVertexSettings({
       project: v.project, location: v.location, bucket: v.bucket, apiEndpoint: v.api_endpoint, storageEndpoint: v.storage_endpoint,
       pollIntervalSeconds: v.poll_interval_seconds,
       ...(now.tokenEndpoint ? { tokenEndpoint: now.tokenEndpoint } : {}),
       ...(now.accessToken ? { accessToken: now.accessToken } : {}),
     }, this.opts.env ?? process.env, { bucket: 'optional' }); // a watch uploads nothing (and a job opened from elsewhere has no bucket of ours)
+    const other = pidIn(path.join(dir, 'watcher'));
+    if (other !== undefined && other !== process.pid && pidAlive(other)) return this.followOther(dir, record, other, resolve);
+    const settings = resolve();
     const sink = new RunSink(dir);
     const past = readRunEvents(dir);
     for (const e of past) sink.replay(e);
@@ -332,6 +336,37 @@ export class VertexBackend implements TuningBackend {
     return { id, dir, events: () => sink.events, logs: () => sink.logs, cancel: () => watch.cancel(), done };
   }
 
+  /**
+   * A run another live process watches: its events as that process writes them. Cancel asks Vertex
+   * AI directly (the watcher sees the job end); if the watcher goes away first, this one takes over.
+   */
+  private followOther(dir: string, record: VertexRunRecord, pid: number, resolve: () => ResolvedVertexSettings): RunHandle {
+    const sink = new RunSink(dir);
+    let takenOver: RunWatch | undefined;
+    let cancelled = false;
+    const done = followEvents(dir, (e) => sink.replay(e), () => pidAlive(pid)).then((how): Promise<RunSummary> | RunSummary => {
+      if (how === 'finished') {
+        sink.events.close();
+        sink.logs.close();
+        return summarizeEvents(sink.events.all);
+      }
+      sink.log(`the process that watched this run (pid ${pid}) is gone: watching the job from here`);
+      takenOver = new RunWatch(this, sink, JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as VertexRunRecord, resolve(), this.opts, stateFromEvents(sink.events.all));
+      if (cancelled) takenOver.cancel();
+      return takenOver.guard(takenOver.resume());
+    });
+    const cancel = () => {
+      cancelled = true;
+      if (takenOver !== undefined) return takenOver.cancel();
+      const name = record.vertex.job;
+      if (name === null) return;
+      void this.client(resolve(), (line) => sink.log(line))
+        .then((c) => c.cancelTuningJob(name))
+        .then(() => sink.log(`asked Vertex AI to cancel ${name}`), (err: unknown) => sink.log(`cancelling ${name} failed: ${describeError(err)}`));
+    };
+    return { id: record.id, dir, events: () => sink.events, logs: () => sink.logs, cancel, done };
+  }
+
   /** @internal */
   makeClient(settings: ResolvedVertexSettings, sink: RunSink): Promise<VertexClient> {
     return this.client(settings, (line) => sink.log(line));
@@ -359,7 +394,14 @@ class RunWatch {
 
   /** A failure nobody expected (the run folder deleted under us, say) still ends the handle. */
   guard(p: Promise<RunSummary>): Promise<RunSummary> {
-    return p.catch((err: unknown) => {
+    // This process watches the job: another window (or the CLI) that opens the run follows the
+    // events it writes instead of polling the job a second time.
+    const watcher = path.join(this.sink.dir, 'watcher');
+    writeFileSync(watcher, String(process.pid));
+    const release = () => {
+      if (pidIn(watcher) === process.pid) rmSync(watcher, { force: true });
+    };
+    return p.finally(release).catch((err: unknown) => {
       try {
         return this.fail(`the watch of this run broke: ${err instanceof Error ? err.message : String(err)}`, null, 'host');
       } catch {
