@@ -3,6 +3,7 @@
  * (uPlot), progress, the log tail, hard samples and run comparison. Everything it shows arrives
  * by postMessage and goes into the page as text.
  */
+import { jobStateWord } from '../src/core/jobState';
 import '@vscode-elements/elements';
 import uPlot from 'uplot';
 import { GEMINI_MODELS, TINY_MODEL, localAdvice, localFormAdvice, vertexAdvice, vertexFormAdvice } from '../src/core/advice';
@@ -355,16 +356,11 @@ function onEvents(runId: string, label: string, events: Record<string, unknown>[
   updateButtons();
 }
 
-const JOB_STATES: Record<string, string> = {
-  JOB_STATE_QUEUED: 'queued', JOB_STATE_PENDING: 'pending', JOB_STATE_RUNNING: 'running', JOB_STATE_SUCCEEDED: 'succeeded', JOB_STATE_FAILED: 'failed',
-  JOB_STATE_CANCELLING: 'cancelling', JOB_STATE_CANCELLED: 'cancelled', JOB_STATE_PAUSED: 'paused', JOB_STATE_EXPIRED: 'expired', JOB_STATE_UPDATING: 'updating',
-};
-
 /** A remote job's facts: its name and state, the service's data statistics, the tuned model. */
 function showJob(e: Record<string, unknown>): void {
   const box = $('job');
   box.hidden = false;
-  const facts: [string, string][] = [['Job', String(e.name)], ['State', JOB_STATES[String(e.state)] ?? String(e.state)]];
+  const facts: [string, string][] = [['Job', String(e.name)], ['State', jobStateWord(String(e.state))]];
   const stats = (e.data_stats ?? null) as Record<string, unknown> | null;
   const count = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : '–');
   if (stats !== null) {

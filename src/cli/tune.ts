@@ -2,6 +2,7 @@
  * sft-studio tune: a local tuning run from the terminal, writing the same run folder as the
  * extension (.sft-studio/runs/<id>/) and showing a progress bar.
  */
+import { jobStateWord } from '../core/jobState';
 import { SingleBar } from 'cli-progress';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -251,7 +252,7 @@ function eventPrinter(json: boolean, write: (s: string) => void): { onEvent: (e:
       case 'job': {
         const stats = e.data_stats;
         if (!tty || !barStarted) {
-          const parts = [`job ${e.name}: ${e.state.replace(/^JOB_STATE_/, '').toLowerCase()}`];
+          const parts = [`job ${e.name}: ${jobStateWord(e.state)}`];
           if (stats) parts.push([stats.examples !== undefined ? `${stats.examples.toLocaleString('en-US')} examples` : '', stats.billable_tokens !== undefined ? `${stats.billable_tokens.toLocaleString('en-US')} billable tokens` : '', stats.steps !== undefined ? `${stats.steps} steps` : ''].filter(Boolean).join(', '));
           err(parts.filter(Boolean).join('; '));
         }

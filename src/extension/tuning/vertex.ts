@@ -3,6 +3,7 @@
  * from trusted workspaces, since requests to them carry the user's credentials), the form's
  * defaults, "Try it", and opening jobs started elsewhere as runs.
  */
+import { jobStateWord } from '../../core/jobState';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -93,11 +94,6 @@ export async function tryIt(runDir: string, prompt: string, scope: vscode.Uri | 
   return { base: b, tuned: t };
 }
 
-const STATE_WORDS: Readonly<Record<string, string>> = {
-  JOB_STATE_QUEUED: 'queued', JOB_STATE_PENDING: 'pending', JOB_STATE_RUNNING: 'running', JOB_STATE_SUCCEEDED: 'succeeded', JOB_STATE_FAILED: 'failed',
-  JOB_STATE_CANCELLING: 'cancelling', JOB_STATE_CANCELLED: 'cancelled', JOB_STATE_EXPIRED: 'expired', JOB_STATE_PAUSED: 'paused',
-};
-
 /**
  * "Open Vertex AI Tuning Job…": the project's tuning jobs (newest first); the one picked becomes a
  * run of the workspace (or the run that already follows it), which `open` starts watching.
@@ -123,7 +119,7 @@ export async function openVertexJob(scope: vscode.Uri | undefined, open: (jobNam
   const items: Item[] = jobs.filter((j) => j.name !== undefined).map((j) => ({
     name: j.name!,
     label: j.tunedModelDisplayName || j.name!.replace(/^.*\//, ''),
-    description: [STATE_WORDS[j.state ?? ''] ?? j.state, j.baseModel, j.labels?.[RUN_LABEL] ? 'started by SFT Studio' : ''].filter(Boolean).join(' · '),
+    description: [j.state ? jobStateWord(j.state) : undefined, j.baseModel, j.labels?.[RUN_LABEL] ? 'started by SFT Studio' : ''].filter(Boolean).join(' · '),
     detail: `${j.name!}${j.createTime ? ` · created ${j.createTime}` : ''}`,
   }));
   const pick = await vscode.window.showQuickPick(items, { title: `Tuning jobs in ${client.parent}`, matchOnDescription: true, matchOnDetail: true });
