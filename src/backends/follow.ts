@@ -3,31 +3,9 @@
  * grows, until a `finished` event, or until the writer is gone. The local backend follows a trainer
  * an earlier window started; the Vertex backend follows a watch another window (or the CLI) keeps.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
 import { parseTrainerEvent, type TrainerEvent } from '../core/runs';
-
-/** Whether a process with this pid is there (signal 0 checks without sending anything). */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, it is someone else's.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The pid kept in a run folder's file (`pid`, `watcher`), if it holds one. */
-export function pidIn(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Calls `push` with every event of `dir/events.jsonl`, those there now and those appended, and

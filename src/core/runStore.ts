@@ -83,16 +83,32 @@ function isStoredRun(v: unknown): v is StoredRun {
   return typeof r.id === 'string' && typeof r.model === 'string' && typeof r.backend === 'string' && typeof d === 'object' && d !== null && typeof (d.train as Record<string, unknown> | undefined)?.sha256 === 'string';
 }
 
-/** Is the process that runs this run still there? (Its pid is kept in `pid` while it runs.) */
-export function runProcessAlive(dir: string): boolean {
-  const pid = Number(readJson(path.join(dir, 'pid')));
+/** Whether a process with this pid is there (signal 0 checks without sending anything). */
+export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    // EPERM: it exists, it is someone else's.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** The pid kept in a run folder's file (`pid`, `watcher`), if it holds one. */
+export function pidIn(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is the process that runs this run still there? (Its pid is kept in `pid` while it runs.) */
+export function runProcessAlive(dir: string): boolean {
+  const pid = pidIn(path.join(dir, 'pid'));
+  return pid !== undefined && pidAlive(pid);
 }
 
 function isSummary(v: unknown): v is RunSummary {

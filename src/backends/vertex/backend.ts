@@ -8,9 +8,9 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runId, summarizeEvents, type JobEvent, type RunSummary, type TrainerEvent } from '../../core/runs';
-import { listRuns, readRun, readRunEvents, writeFileAtomic } from '../../core/runStore';
+import { listRuns, pidAlive, pidIn, readRun, readRunEvents, writeFileAtomic } from '../../core/runStore';
 import { RunSetupError } from '../local/runner';
-import { followEvents, pidAlive, pidIn } from '../follow';
+import { followEvents } from '../follow';
 import { Replay, type RunHandle, type StartRequest, type TuningBackend } from '../types';
 import { CredentialsError, loadCredentials, type Credentials } from './auth';
 import { ADAPTER_SIZES, VertexClient, type TuningJob } from './client';
