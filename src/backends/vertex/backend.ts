@@ -8,7 +8,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runId, summarizeEvents, type JobEvent, type RunSummary, type TrainerEvent } from '../../core/runs';
-import { listRuns, pidAlive, pidIn, readRun, readRunEvents, writeFileAtomic } from '../../core/runStore';
+import { listRuns, pidAlive, pidIn, readRun, readRunEvents, writeFileAtomic, type RunListItem } from '../../core/runStore';
 import { RunSetupError } from '../local/runner';
 import { followEvents } from '../follow';
 import { Replay, type RunHandle, type StartRequest, type TuningBackend } from '../types';
@@ -94,6 +94,11 @@ export interface VertexBackendOptions {
 }
 
 const now = () => new Date().toISOString();
+
+/** The run of `runsDir` that follows this job, if one does. */
+export function runOfJob(runsDir: string, jobName: string): RunListItem | undefined {
+  return listRuns(path.resolve(runsDir)).find((r) => r.record.backend === 'vertex' && (r.record as unknown as Partial<VertexRunRecord>).vertex?.job === jobName);
+}
 
 /** Writes config.json and run.json of a Vertex AI run (what was asked; where, how and on what). */
 function writeRunFiles(dir: string, r: {
@@ -281,7 +286,7 @@ export class VertexBackend implements TuningBackend {
    * its events and ends at once). A job that already has a run there is reattached, or replayed.
    */
   async openJob(jobName: string, runsDir: string, settings: Omit<VertexSettings, 'bucket'> & { bucket?: string }): Promise<RunHandle> {
-    const existing = listRuns(path.resolve(runsDir)).find((r) => r.record.backend === 'vertex' && (r.record as unknown as VertexRunRecord).vertex?.job === jobName);
+    const existing = runOfJob(runsDir, jobName);
     if (existing !== undefined) return this.reattach(existing.dir) ?? replayHandle(existing.dir);
     const m = /^projects\/([^/]+)\/locations\/([^/]+)\/tuningJobs\/[^/]+$/.exec(jobName);
     if (m === null) throw new RunSetupError(`"${jobName}" is not a tuning job's name (projects/P/locations/L/tuningJobs/ID)`);

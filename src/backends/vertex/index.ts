@@ -7,7 +7,7 @@
  *   Model), listing jobs started elsewhere, reading one job.
  */
 export { ADC_FIX, CredentialsError, loadCredentials, TOKEN_FIX, type Credentials } from './auth';
-export { VertexBackend, DEFAULT_POLL_SECONDS, replayHandle, type VertexBackendOptions, type VertexRunConfig, type VertexRunRecord } from './backend';
+export { runOfJob, VertexBackend, DEFAULT_POLL_SECONDS, replayHandle, type VertexBackendOptions, type VertexRunConfig, type VertexRunRecord } from './backend';
 export { ADAPTER_SIZES, API_VERSION, VertexClient, type Content, type CreateJobRequest, type GenerateContentConfig, type GenerateContentResponse, type TuningJob, type VertexClientOptions } from './client';
 export { prepareVertexDataset, vertexTarget, type PreparedDataset, type VertexDatasetRecord } from './dataset';
 export { consoleUrl, createJobOnce, DATASET_LABEL, findJobByLabel, isTerminal, jobEvent, listJobs, RUN_LABEL, runStatusOf } from './jobs';

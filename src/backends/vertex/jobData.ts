@@ -6,18 +6,18 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { VertexClient } from './client';
 import type { VertexDatasetRecord } from './dataset';
-
-/** `gs://bucket/a/b.jsonl` → bucket and object name. */
-function parseGcsUri(uri: string): { bucket: string; object: string } | undefined {
-  const m = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
-  return m === null ? undefined : { bucket: m[1]!, object: m[2]! };
-}
+import { parseBucket } from './settings';
 
 /** The bytes of a Cloud Storage object (objects.get with alt=media), or why not. */
 async function download(client: VertexClient, uri: string): Promise<Buffer | string> {
-  const where = parseGcsUri(uri);
-  if (where === undefined) return `${uri} is not a gs:// URI`;
-  const url = `${client.settings.storageEndpoint}/storage/v1/b/${encodeURIComponent(where.bucket)}/o/${encodeURIComponent(where.object)}?alt=media`;
+  let where: { bucket: string; prefix: string };
+  try {
+    where = parseBucket(uri); // gs://bucket/object: the "prefix" is the object's name
+  } catch {
+    return `${uri} is not a gs:// URI of an object`;
+  }
+  if (where.prefix === '') return `${uri} names a bucket, not an object`;
+  const url = `${client.settings.storageEndpoint}/storage/v1/b/${encodeURIComponent(where.bucket)}/o/${encodeURIComponent(where.prefix)}?alt=media`;
   try {
     const r = await client.transport.fetch(url);
     if (!r.ok) return `${uri}: HTTP ${r.status}`;

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LocalBackend } from '../../backends/local/backend';
-import { VertexBackend, type VertexRunConfig, type VertexStartOptions } from '../../backends/vertex';
+import { runOfJob, VertexBackend, type VertexRunConfig, type VertexStartOptions } from '../../backends/vertex';
 import { TINY_MODEL } from '../../core/advice';
 import { datasetState, listRuns, readRun, type RunListItem } from '../../core/runStore';
 import type { RunConfig } from '../../core/runs';
@@ -35,7 +35,10 @@ export function registerTuning(c: Owner, extension: vscode.ExtensionContext): vo
   // Nothing is watched from an untrusted workspace: its run.json files could name any endpoint.
   const vertex = new VertexBackend({
     origin: 'extension', trusted: () => vscode.workspace.isTrusted,
-    settings: () => ({ ...(vertexSettingsFor(undefined).tokenEndpoint ? { tokenEndpoint: vertexSettingsFor(undefined).tokenEndpoint } : {}) }),
+    settings: () => {
+      const { tokenEndpoint } = vertexSettingsFor(undefined);
+      return tokenEndpoint ? { tokenEndpoint } : {};
+    },
   });
   const manager = c.push(new RunManager({ local: backend, vertex }));
   const runs = c.push(new RunsView(manager));
@@ -83,7 +86,7 @@ export function registerTuning(c: Owner, extension: vscode.ExtensionContext): vo
     }
     await openVertexJob(datasetOf(undefined), async (jobName, settings) => {
       // A job this window already follows is shown, not watched a second time.
-      const known = listRuns(runsDir).find((r) => r.record.backend === 'vertex' && r.summary.job?.name === jobName);
+      const known = runOfJob(runsDir, jobName);
       const active = known !== undefined ? manager.attach(known.dir) : undefined;
       if (known !== undefined && active !== undefined) {
         panelOfRun(known)?.showRun(known.id);

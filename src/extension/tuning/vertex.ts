@@ -81,10 +81,11 @@ export async function tryIt(runDir: string, prompt: string, scope: vscode.Uri | 
     ...vertexSettingsFor(scope), project: record.vertex.project, location: record.vertex.location, bucket: record.vertex.bucket,
     ...(vscode.workspace.isTrusted ? { apiEndpoint: record.vertex.api_endpoint } : {}),
   };
+  // One client (one credentials lookup) for both questions; a failure to make it is each side's answer.
+  const client = openVertexClient(settings);
   const ask = async (model: string): Promise<TryItAnswer> => {
     try {
-      const client = await openVertexClient(settings);
-      return { model, text: answerText(await client.generateContent(model, prompt)), error: null };
+      return { model, text: answerText(await (await client).generateContent(model, prompt)), error: null };
     } catch (err) {
       return { model, text: null, error: (err as Error).message };
     }
